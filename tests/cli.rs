@@ -1,0 +1,261 @@
+//! The `hark` binary: output schema and error reporting.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixture(name: &str) -> PathBuf {
+    root().join("tests/fixtures").join(name)
+}
+
+fn hark(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hark"))
+        .args(args)
+        .env_remove("HARK_MODEL")
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A 2.5 s speech-like WAV at 22.05 kHz (not the model rate, so resampling runs).
+fn speechlike_wav(dir: &Path) -> PathBuf {
+    let path = dir.join("speechlike-22050Hz-mono.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 22050,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&path, spec).unwrap();
+    let mut phase = 0f64;
+    for i in 0..(22050 * 5 / 2) {
+        let t = i as f64 / 22050.0;
+        phase += 2.0 * std::f64::consts::PI * (150.0 + 50.0 * (2.0 * t).sin()) / 22050.0;
+        let v: f64 = (1..6)
+            .map(|k| (k as f64 * phase).sin() / k as f64)
+            .sum::<f64>()
+            * 0.2;
+        w.write_sample((v * 32767.0) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+    path
+}
+
+fn assert_one_line_error(o: &Output, starts: &str, contains: &str) {
+    assert!(!o.status.success(), "expected failure");
+    let err = stderr(o);
+    assert_eq!(err.lines().count(), 1, "one line expected, got: {err:?}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.starts_with(starts),
+        "{err:?} should start with {starts:?}"
+    );
+    assert!(
+        err.contains(contains),
+        "{err:?} should contain {contains:?}"
+    );
+}
+
+#[test]
+fn transcribe_json_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = speechlike_wav(dir.path());
+    let model = fixture("rotary-ctc");
+    let o = hark(&[
+        "transcribe",
+        wav.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["audio"]["path"], wav.to_str().unwrap());
+    assert_eq!(v["audio"]["sample_rate"], 22050);
+    let dur = v["audio"]["duration_s"].as_f64().unwrap();
+    assert!((dur - 2.5).abs() < 1e-3, "{dur}");
+    let segments = v["segments"].as_array().unwrap();
+    // Random weights still emit characters; every segment has the schema's fields and its
+    // words lie inside it, in order, within the audio.
+    assert!(!segments.is_empty());
+    let mut last_end = 0.0;
+    for s in segments {
+        let (start, end) = (s["start"].as_f64().unwrap(), s["end"].as_f64().unwrap());
+        assert!(
+            start >= last_end && end >= start && end <= dur + 0.03,
+            "{s}"
+        );
+        last_end = end;
+        let words = s["words"].as_array().unwrap();
+        let joined: Vec<&str> = words.iter().map(|w| w["text"].as_str().unwrap()).collect();
+        assert_eq!(s["text"].as_str().unwrap(), joined.join(" "));
+        for w in words {
+            assert!(w["start"].as_f64().unwrap() >= start && w["end"].as_f64().unwrap() <= end);
+        }
+    }
+    assert!(v.get("frame_labels").is_none());
+}
+
+#[test]
+fn transcribe_frame_labels_and_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = speechlike_wav(dir.path());
+    let out = dir.path().join("out.json");
+    let model = fixture("rotary-frame");
+    let o = hark(&[
+        "transcribe",
+        wav.to_str().unwrap(),
+        "-m",
+        model.to_str().unwrap(),
+        "-f",
+        "json",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let fl = &v["frame_labels"];
+    assert!((fl["hop_s"].as_f64().unwrap() - 0.02).abs() < 1e-12);
+    let spans = fl["spans"].as_array().unwrap();
+    assert_eq!(spans[0]["start"].as_f64().unwrap(), 0.0);
+    // 2.5 s -> frames_for(40000) = 125 frames of the fixture encoder (kernel 10/8/4, stride 5/8/8).
+    let end = spans.last().unwrap()["end"].as_f64().unwrap();
+    assert!((end - 125.0 * 0.02).abs() < 1e-9, "{end}");
+    for s in spans {
+        let l = s["label"].as_str().unwrap();
+        assert!(["silence", "speech", "noise", "music"].contains(&l), "{l}");
+    }
+    assert_eq!(v["segments"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn srt_and_vtt_render() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = speechlike_wav(dir.path());
+    let model = fixture("rotary-ctc");
+    for (fmt, head) in [("srt", "1\n00:00:"), ("vtt", "WEBVTT\n\n00:00:")] {
+        let o = hark(&[
+            "transcribe",
+            wav.to_str().unwrap(),
+            "-m",
+            model.to_str().unwrap(),
+            "-f",
+            fmt,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = String::from_utf8(o.stdout).unwrap();
+        assert!(text.starts_with(head), "{fmt}: {text:?}");
+    }
+}
+
+#[test]
+fn non_audio_file_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("notes.wav");
+    std::fs::write(
+        &bad,
+        "this is not audio at all, just some text\n".repeat(20),
+    )
+    .unwrap();
+    let o = hark(&[
+        "transcribe",
+        bad.to_str().unwrap(),
+        "-m",
+        fixture("rotary-ctc").to_str().unwrap(),
+    ]);
+    assert_one_line_error(
+        &o,
+        &format!("hark: {}: ", bad.display()),
+        "not a supported audio file",
+    );
+}
+
+#[test]
+fn truncated_wav_header_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = fixture("audio/sine440-8000Hz-mono.wav");
+    let bad = dir.path().join("cut.wav");
+    std::fs::write(&bad, &std::fs::read(src).unwrap()[..30]).unwrap();
+    let o = hark(&[
+        "transcribe",
+        bad.to_str().unwrap(),
+        "-m",
+        fixture("rotary-ctc").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!("hark: {}: ", bad.display())),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn empty_wav_says_no_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    hound::WavWriter::create(&path, spec)
+        .unwrap()
+        .finalize()
+        .unwrap();
+    let o = hark(&[
+        "transcribe",
+        path.to_str().unwrap(),
+        "-m",
+        fixture("rotary-ctc").to_str().unwrap(),
+    ]);
+    assert_one_line_error(
+        &o,
+        &format!("hark: {}: ", path.display()),
+        "contains no audio samples",
+    );
+}
+
+#[test]
+fn missing_file_is_one_clear_line() {
+    let o = hark(&[
+        "transcribe",
+        "/nonexistent/talk.flac",
+        "-m",
+        fixture("rotary-ctc").to_str().unwrap(),
+    ]);
+    assert_one_line_error(
+        &o,
+        "hark: /nonexistent/talk.flac: cannot open: ",
+        "No such file",
+    );
+}
+
+#[test]
+fn missing_model_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = speechlike_wav(dir.path());
+    let o = hark(&[
+        "transcribe",
+        wav.to_str().unwrap(),
+        "-m",
+        "/nonexistent/model",
+    ]);
+    assert_one_line_error(
+        &o,
+        "hark: /nonexistent/model/hark.json: cannot read manifest: ",
+        "No such file",
+    );
+}
