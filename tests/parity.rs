@@ -103,6 +103,10 @@ parity! {
     parity_none_frame => "none-frame",
     parity_none_xvector => "none-xvector",
     parity_none_seqcls => "none-seqcls",
+    // Plain (non-conformer) CTC checkpoints through the same export tool.
+    parity_wav2vec2_ctc => "wav2vec2-ctc",
+    parity_hubert_ctc => "hubert-ctc",
+    parity_wavlm_ctc => "wavlm-ctc",
 }
 
 /// With a concrete window length the positional-embedding sub-graph (range, sin, cos) must fold

@@ -70,13 +70,34 @@ def tiny_config(pos: str, head: str):
     )
 
 
-def save_checkpoint(folder: Path, pos: str, head: str, seed: int) -> None:
+# Non-conformer architectures exported through the same tool (CTC head only).
+OTHER_ARCHS = {"wav2vec2": "Wav2Vec2", "hubert": "Hubert", "wavlm": "WavLM"}
+
+
+def other_config(arch: str):
+    import transformers
+
+    cfg_cls = getattr(transformers, OTHER_ARCHS[arch] + "Config")
+    return cfg_cls(
+        vocab_size=len(VOCAB), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=20, conv_dim=(32, 32, 32), conv_kernel=(10, 8, 4), conv_stride=(5, 8, 8),
+        conv_bias=True, feat_extract_norm="layer", num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2, do_stable_layer_norm=True, pad_token_id=0,
+        architectures=[OTHER_ARCHS[arch] + "ForCTC"],
+    )
+
+
+def save_checkpoint(folder: Path, pos: str, head: str, seed: int, arch: str | None = None) -> None:
     import transformers
     from transformers import Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor
 
     torch.manual_seed(seed)
-    cfg = tiny_config(pos, head)
-    cls = getattr(transformers, "Wav2Vec2Conformer" + hark_export.HEAD_CLASS[head])
+    if arch is None:
+        cfg = tiny_config(pos, head)
+        cls = getattr(transformers, "Wav2Vec2Conformer" + hark_export.HEAD_CLASS[head])
+    else:
+        cfg = other_config(arch)
+        cls = getattr(transformers, OTHER_ARCHS[arch] + "ForCTC")
     model = cls(cfg)
     # Random init leaves some parameters at exact zeros/ones; perturb everything so every
     # weight matters to the outputs.
@@ -118,10 +139,11 @@ def make_inputs() -> list[dict]:
     return cases
 
 
-def golden(folder: Path, head: str, inputs: list[dict]) -> dict:
+def golden(folder: Path, head: str, inputs: list[dict], arch: str | None = None) -> dict:
     import transformers
 
-    cls = getattr(transformers, "Wav2Vec2Conformer" + hark_export.HEAD_CLASS[head])
+    prefix = "Wav2Vec2Conformer" if arch is None else OTHER_ARCHS[arch]
+    cls = getattr(transformers, prefix + hark_export.HEAD_CLASS[head])
     model = cls.from_pretrained(folder, attn_implementation="eager").eval()
     cases = []
     for case in inputs:
@@ -161,6 +183,22 @@ def main() -> None:
                 (target / "golden.json").write_text(json.dumps(golden(ckpt, head, inputs)))
             size = (target / "model.onnx").stat().st_size
             print(f"{name}: {size / 1024:.0f} KiB")
+    for arch in OTHER_ARCHS:
+        seed += 1
+        name = f"{arch}-ctc"
+        target = args.out / name
+        if target.exists():
+            shutil.rmtree(target)
+        with tempfile.TemporaryDirectory() as tmp:
+            ckpt = Path(tmp) / "ckpt"
+            save_checkpoint(ckpt, "", "ctc", seed, arch)
+            try:
+                hark_export.export(str(ckpt), target)
+            except Exception as e:  # report, keep going: which architectures export is data
+                print(f"{name}: export failed: {e}")
+                continue
+            (target / "golden.json").write_text(json.dumps(golden(ckpt, "ctc", inputs, arch)))
+        print(f"{name}: {(target / 'model.onnx').stat().st_size / 1024:.0f} KiB")
 
 
 if __name__ == "__main__":
