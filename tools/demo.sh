@@ -9,4 +9,4 @@ if [ ! -f "$model/hark.json" ]; then
   model=tests/fixtures/rotary-ctc
 fi
 cargo build --release --quiet
-exec ./target/release/hark transcribe assets/sample-espeak-en-us.wav --model "$model" "$@"
+exec ./target/release/hark transcribe assets/hello-espeak-en-029.wav --model "$model" "$@"

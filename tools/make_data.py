@@ -1,0 +1,306 @@
+#!/usr/bin/env python3
+"""Build the demo-model training data (reproducible from --seed) outside git.
+
+    python tools/make_data.py --out ~/.cache/hark-data [--tts 6000] [--eval-tts 300] [--jobs 2]
+
+Writes OUT/manifest.tsv with columns
+    path  text  speaker  family  split  duration  speech_start  speech_end  kind
+where kind is speech | silence | noise | music, split is train | eval, speech_start/end (s) bound
+the speech inside the (silence-padded) clip, and path is absolute (real recordings are read in
+place from ../shared/corpora, never copied).
+
+Sources:
+  * TTS: every espeak-ng English voice x variant, flite voices, festival voices when installed;
+    speed / pitch / level perturbation, room reverb and additive noise (sox), silence padding.
+    Held out for evaluation: whole voices (espeak en-029 with any variant, flite slt,
+    festival ked and slt) speaking held-out sentences.
+  * Real speech from ../shared/corpora with transcripts (fsdd digits, LJ Speech, the second LJ
+    reader, VCTK, CMU ARCTIC), and LibriSpeech speakers with Whisper pseudo-labels when
+    OUT/pseudo_labels.tsv exists (tools/pseudo_label.py).
+  * Non-speech clips (sox synth): silence, white/pink/brown noise, music-like tone sequences.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import textgen  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "corpora"
+RATE = 16000
+
+ESPEAK_BASES = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-us-nyc", "en-gb-x-gbclan",
+                "en-gb-x-gbcwmd", "en-029"]
+ESPEAK_VARIANTS = ["", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5",
+                   "klatt", "klatt2", "klatt3", "Andy", "Annie", "Alex", "Alicia", "Denis", "Ed",
+                   "Gene", "Jacky", "Lee", "Linda", "Mario", "Michael", "Paul", "Rob", "Steph",
+                   "Tweaky", "edward", "john", "max", "norbert", "robert", "steph2", "travis", "zac"]
+FLITE_VOICES = ["kal16", "awb", "rms", "slt"]
+FESTIVAL_VOICES = ["kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts"]
+HELD_OUT = {"espeak:en-029", "flite:slt", "festival:ked_diphone", "festival:cmu_us_slt_arctic_hts"}
+
+COLUMNS = ["path", "text", "speaker", "family", "split", "duration", "speech_start", "speech_end", "kind"]
+
+
+def available_voices() -> list[tuple[str, str]]:
+    """(engine, voice) pairs that exist on this machine."""
+    voices = []
+    if shutil.which("espeak-ng"):
+        known = subprocess.run(["espeak-ng", "--voices=variant"], capture_output=True, text=True).stdout.lower()
+        for base in ESPEAK_BASES:
+            for var in ESPEAK_VARIANTS:
+                if var and var.lower() not in known:
+                    continue
+                voices.append(("espeak", base + ("+" + var if var else "")))
+    if shutil.which("flite"):
+        listed = subprocess.run(["flite", "-lv"], capture_output=True, text=True).stdout.split()
+        voices += [("flite", v) for v in FLITE_VOICES if v in listed]
+    if shutil.which("text2wave"):
+        for v in FESTIVAL_VOICES:
+            if list(Path("/usr/share/festival/voices").glob(f"*/{v}")):
+                voices.append(("festival", v))
+    return voices
+
+
+def held_out(engine: str, voice: str) -> bool:
+    return f"{engine}:{voice.split('+')[0]}" in HELD_OUT
+
+
+def synthesize(engine: str, voice: str, text: str, rng: random.Random, wav: str) -> None:
+    if engine == "espeak":
+        speed = rng.randint(125, 195)
+        pitch = rng.randint(25, 75)
+        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", wav, text.lower()],
+                       check=True, capture_output=True)
+    elif engine == "flite":
+        stretch = rng.uniform(0.85, 1.2)
+        subprocess.run(["flite", "-voice", voice, "--setf", f"duration_stretch={stretch:.2f}",
+                        "-t", text.lower(), "-o", wav], check=True, capture_output=True)
+    else:
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+            f.write(text.lower())
+        try:
+            subprocess.run(["text2wave", "-eval", f"(voice_{voice})", "-o", wav, f.name],
+                           check=True, capture_output=True, timeout=60)
+        finally:
+            os.unlink(f.name)
+
+
+def speech_bounds(x: np.ndarray) -> tuple[float, float]:
+    """First and last 10 ms block whose energy is within 35 dB of the loudest block."""
+    block = RATE // 100
+    n = len(x) // block
+    if n == 0:
+        return 0.0, len(x) / RATE
+    e = (x[: n * block].reshape(n, block) ** 2).mean(axis=1) + 1e-12
+    db = 10 * np.log10(e)
+    on = np.nonzero(db > db.max() - 35)[0]
+    return on[0] * block / RATE, (on[-1] + 1) * block / RATE
+
+
+def augment(x: np.ndarray, rng: random.Random, nprng: np.random.Generator) -> np.ndarray:
+    """Reverb (sox), additive noise, level."""
+    if rng.random() < 0.35:
+        with tempfile.TemporaryDirectory() as tmp:
+            a, b = os.path.join(tmp, "a.wav"), os.path.join(tmp, "b.wav")
+            sf.write(a, x, RATE, subtype="FLOAT")
+            subprocess.run(["sox", a, b, "reverb", str(rng.randint(10, 60)), "50", str(rng.randint(20, 100))],
+                           check=True, capture_output=True)
+            y, _ = sf.read(b, dtype="float32")
+            x = y if y.ndim == 1 else y.mean(axis=1)
+    if rng.random() < 0.5:
+        snr = rng.uniform(8, 35)
+        kind = rng.choice(["white", "pink", "brown"])
+        noise = nprng.standard_normal(len(x)).astype(np.float32)
+        if kind != "white":
+            spec = np.fft.rfft(noise)
+            f = np.arange(len(spec)) + 1.0
+            spec /= np.sqrt(f) if kind == "pink" else f
+            noise = np.fft.irfft(spec, n=len(x)).astype(np.float32)
+        ps = float(np.mean(x ** 2)) + 1e-12
+        pn = float(np.mean(noise ** 2)) + 1e-12
+        x = x + noise * np.sqrt(ps / pn / (10 ** (snr / 10)))
+    peak = float(np.max(np.abs(x))) + 1e-9
+    return (x / peak * rng.uniform(0.1, 0.95)).astype(np.float32)
+
+
+def tts_job(args) -> dict | None:
+    idx, engine, voice, text, split, out_dir, seed = args
+    rng = random.Random(seed)
+    nprng = np.random.default_rng(seed)
+    path = Path(out_dir) / "tts" / f"{idx:06d}.wav"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = os.path.join(tmp, "raw.wav")
+        conv = os.path.join(tmp, "conv.wav")
+        try:
+            synthesize(engine, voice, text, rng, raw)
+            subprocess.run(["sox", raw, "-r", str(RATE), "-c", "1", "-e", "floating-point", "-b", "32", conv],
+                           check=True, capture_output=True)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            return None
+        x, _ = sf.read(conv, dtype="float32")
+    if len(x) < RATE // 4:
+        return None
+    s0, s1 = speech_bounds(x)
+    x = x[int(s0 * RATE): int(s1 * RATE)]
+    pre, post = rng.uniform(0.05, 0.6), rng.uniform(0.05, 0.6)
+    x = np.concatenate([np.zeros(int(pre * RATE), np.float32), x, np.zeros(int(post * RATE), np.float32)])
+    x = augment(x, rng, nprng)
+    sf.write(path, x, RATE, subtype="PCM_16")
+    speaker = f"{engine}:{voice}"
+    return {"path": str(path), "text": text, "speaker": speaker, "family": engine, "split": split,
+            "duration": f"{len(x) / RATE:.3f}", "speech_start": f"{pre:.3f}",
+            "speech_end": f"{len(x) / RATE - post:.3f}", "kind": "speech"}
+
+
+def nonspeech_job(args) -> dict:
+    idx, out_dir, seed = args
+    rng = random.Random(seed)
+    nprng = np.random.default_rng(seed)
+    dur = rng.uniform(1.5, 5.0)
+    n = int(dur * RATE)
+    kind = rng.choice(["silence", "noise", "noise", "music", "music"])
+    if kind == "silence":
+        x = nprng.standard_normal(n).astype(np.float32) * 10 ** rng.uniform(-5, -3.3)
+    elif kind == "noise":
+        noise = nprng.standard_normal(n)
+        color = rng.choice(["white", "pink", "brown", "hum"])
+        if color == "hum":
+            t = np.arange(n) / RATE
+            f0 = rng.choice([50, 60, 100, 120])
+            noise = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 6)) + 0.2 * noise
+        elif color != "white":
+            spec = np.fft.rfft(noise)
+            f = np.arange(len(spec)) + 1.0
+            spec /= np.sqrt(f) if color == "pink" else f
+            noise = np.fft.irfft(spec, n=n)
+        x = noise.astype(np.float32)
+    else:
+        t = np.arange(n) / RATE
+        x = np.zeros(n)
+        note_len = rng.uniform(0.15, 0.6)
+        for start in np.arange(0, dur, note_len):
+            root = 110 * 2 ** (rng.randrange(36) / 12)
+            chord = [root * 2 ** (iv / 12) for iv in rng.choice([(0, 4, 7), (0, 3, 7), (0, 5, 9), (0, 7, 12)])]
+            seg = (t >= start) & (t < start + note_len)
+            env = np.exp(-(t[seg] - start) * rng.uniform(1, 6))
+            for f in chord:
+                x[seg] += env * sum(np.sin(2 * np.pi * f * h * t[seg]) / h ** 1.5 for h in range(1, 5))
+        if rng.random() < 0.5:  # drums: noise bursts on a beat
+            beat = rng.uniform(0.3, 0.6)
+            for start in np.arange(0, dur, beat):
+                seg = (t >= start) & (t < start + 0.05)
+                x[seg] += nprng.standard_normal(seg.sum()) * 0.5
+        x = x.astype(np.float32)
+    x = x / (np.max(np.abs(x)) + 1e-9) * (rng.uniform(0.05, 0.9) if kind != "silence" else 1.0)
+    if kind == "silence":
+        x = x * 10 ** rng.uniform(-4, -2.5)
+    path = Path(out_dir) / "nonspeech" / f"{idx:05d}.wav"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, x.astype(np.float32), RATE, subtype="PCM_16")
+    return {"path": str(path), "text": "", "speaker": "", "family": kind, "split": "train",
+            "duration": f"{dur:.3f}", "speech_start": "0", "speech_end": "0", "kind": kind}
+
+
+def corpus_rows(pseudo: Path) -> list[dict]:
+    rows = []
+    for folder in ["fsdd", "ljspeech", "lj_prompts_pmatthes", "vctk_autovc", "cmu_arctic_pyroomacoustics"]:
+        man = SHARED / folder / "manifest.tsv"
+        if not man.exists():
+            continue
+        with open(man) as f:
+            for r in csv.DictReader(f, delimiter="\t"):
+                text = textgen.normalize(r["transcript"])
+                if not text:
+                    continue
+                rows.append({"path": str((SHARED / folder / r["path"]).resolve()), "text": text,
+                             "speaker": r["speaker"], "family": f"real:{folder}", "split": "train",
+                             "duration": r["duration_s"], "speech_start": "", "speech_end": "",
+                             "kind": "speech"})
+    if pseudo.exists():
+        with open(pseudo) as f:
+            for r in csv.DictReader(f, delimiter="\t"):
+                rows.append({"path": r["path"], "text": r["text"], "speaker": r["speaker"],
+                             "family": "real:librispeech_pseudo", "split": "train",
+                             "duration": r["duration"], "speech_start": "", "speech_end": "",
+                             "kind": "speech"})
+    return rows
+
+
+def corpus_texts() -> list[str]:
+    texts = []
+    for folder in ["ljspeech", "lj_prompts_pmatthes", "vctk_autovc", "cmu_arctic_pyroomacoustics"]:
+        man = SHARED / folder / "manifest.tsv"
+        if man.exists():
+            with open(man) as f:
+                texts += [r["transcript"] for r in csv.DictReader(f, delimiter="\t") if r["transcript"]]
+    return texts
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=Path.home() / ".cache" / "hark-data")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--tts", type=int, default=6000, help="training TTS utterances")
+    ap.add_argument("--eval-tts", type=int, default=300, help="held-out TTS utterances")
+    ap.add_argument("--nonspeech", type=int, default=400)
+    ap.add_argument("--jobs", type=int, default=2)
+    args = ap.parse_args()
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+
+    voices = available_voices()
+    train_voices = [v for v in voices if not held_out(*v)]
+    eval_voices = [v for v in voices if held_out(*v)]
+    print(f"{len(train_voices)} training voices, {len(eval_voices)} held-out voices", file=sys.stderr)
+
+    words = textgen.load_wordlist()
+    corpus = corpus_texts()
+    eval_sents = textgen.sentences(args.seed + 1000, args.eval_tts, words, [])
+    eval_set = set(eval_sents)
+    train_sents = [s for s in textgen.sentences(args.seed, args.tts + 200, words, corpus) if s not in eval_set][: args.tts]
+
+    rng = random.Random(args.seed)
+    jobs = []
+    for i, s in enumerate(train_sents):
+        e, v = rng.choice(train_voices)
+        jobs.append((i, e, v, s, "train", str(out), args.seed * 1_000_003 + i))
+    for j, s in enumerate(eval_sents):
+        e, v = eval_voices[j % len(eval_voices)] if eval_voices else rng.choice(voices)
+        jobs.append((len(train_sents) + j, e, v, s, "eval", str(out), args.seed * 1_000_003 + 500_000 + j))
+
+    rows = []
+    with Pool(args.jobs) as pool:
+        for k, r in enumerate(pool.imap_unordered(tts_job, jobs, chunksize=8)):
+            if r:
+                rows.append(r)
+            if k % 500 == 0:
+                print(f"tts {k}/{len(jobs)}", file=sys.stderr, flush=True)
+        rows += pool.map(nonspeech_job, [(i, str(out), args.seed * 7919 + i) for i in range(args.nonspeech)])
+    rows += corpus_rows(out / "pseudo_labels.tsv")
+    rows.sort(key=lambda r: r["path"])
+    with open(out / "manifest.tsv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS, delimiter="\t")
+        w.writeheader()
+        w.writerows(rows)
+    hours = sum(float(r["duration"]) for r in rows) / 3600
+    print(f"wrote {len(rows)} clips ({hours:.2f} h) to {out / 'manifest.tsv'}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

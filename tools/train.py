@@ -1,0 +1,365 @@
+#!/usr/bin/env python3
+"""Train hark's demo model: a transformers Wav2Vec2-Conformer with a CTC head and an
+audio-frame-classification head (silence / speech / noise / music) on one shared encoder.
+
+    python tools/train.py [--data ~/.cache/hark-data] [--work ~/.cache/hark-train] [--steps 12000]
+
+Resumable: the latest checkpoint in --work is picked up automatically (model, optimizer,
+schedule, step, RNG). Deterministic seeds. Logs to WORK/train.log. CPU by default (CUDA when
+available). Data: tools/make_data.py (and tools/pseudo_label.py) must have run.
+
+The model is saved in transformers layout (WORK/export/ctc: Wav2Vec2ConformerForCTC,
+WORK/export/frame: Wav2Vec2ConformerForAudioFrameClassification; same encoder weights) so that
+tools/export_bundle.py can export one multi-output ONNX and check it against both classes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+RATE = 16000
+VOCAB = ["<pad>", "<s>", "</s>", "<unk>", "|", "E", "T", "A", "O", "N", "I", "H", "S", "R",
+         "D", "L", "U", "M", "W", "C", "F", "G", "Y", "P", "B", "V", "K", "'", "X", "J", "Q", "Z"]
+CHAR_ID = {c: i for i, c in enumerate(VOCAB)}
+LABELS = ["silence", "speech", "noise", "music"]
+MAX_SECONDS = 12.0
+
+
+def model_config(size: str):
+    from transformers import Wav2Vec2ConformerConfig
+
+    sizes = {
+        "tiny": dict(hidden_size=144, num_hidden_layers=4, num_attention_heads=4, intermediate_size=576,
+                     conv_dim=(128,) * 7),
+        "small": dict(hidden_size=192, num_hidden_layers=6, num_attention_heads=4, intermediate_size=768,
+                      conv_dim=(192,) * 7),
+    }[size]
+    return Wav2Vec2ConformerConfig(
+        vocab_size=len(VOCAB), **sizes,
+        conv_kernel=(10, 3, 3, 3, 3, 2, 2), conv_stride=(5, 2, 2, 2, 2, 2, 2), conv_bias=True,
+        feat_extract_norm="layer", num_conv_pos_embeddings=64, num_conv_pos_embedding_groups=16,
+        conv_depthwise_kernel_size=15, position_embeddings_type="rotary",
+        hidden_dropout=0.1, activation_dropout=0.05, attention_dropout=0.05, feat_proj_dropout=0.05,
+        final_dropout=0.05, layerdrop=0.0, apply_spec_augment=True, mask_time_prob=0.05,
+        mask_time_length=5, mask_feature_prob=0.0, ctc_loss_reduction="mean", ctc_zero_infinity=True,
+        pad_token_id=0, num_labels=len(LABELS), id2label=dict(enumerate(LABELS)),
+        label2id={l: i for i, l in enumerate(LABELS)},
+    )
+
+
+class Joint(nn.Module):
+    """Encoder + CTC head + frame-classification head, named so each head's weights load into
+    the matching transformers class."""
+
+    def __init__(self, config):
+        super().__init__()
+        from transformers import Wav2Vec2ConformerForAudioFrameClassification, Wav2Vec2ConformerForCTC
+
+        self.ctc = Wav2Vec2ConformerForCTC(config)
+        frame = Wav2Vec2ConformerForAudioFrameClassification(config)
+        self.frame_classifier = frame.classifier
+        self.config = config
+
+    def forward(self, x, attention_mask):
+        base = self.ctc.wav2vec2_conformer(x, attention_mask=attention_mask)
+        h = base.last_hidden_state
+        ctc_logits = self.ctc.lm_head(self.ctc.dropout(h))
+        frame_logits = self.frame_classifier(h)
+        return ctc_logits, frame_logits
+
+    def save_hf(self, out: Path) -> None:
+        from transformers import (Wav2Vec2ConformerForAudioFrameClassification, Wav2Vec2CTCTokenizer,
+                                  Wav2Vec2FeatureExtractor)
+
+        out.mkdir(parents=True, exist_ok=True)
+        ctc_dir, frame_dir = out / "ctc", out / "frame"
+        cfg = self.ctc.config
+        cfg.architectures = ["Wav2Vec2ConformerForCTC"]
+        self.ctc.save_pretrained(ctc_dir)
+        frame = Wav2Vec2ConformerForAudioFrameClassification(cfg)
+        frame.wav2vec2_conformer.load_state_dict(self.ctc.wav2vec2_conformer.state_dict())
+        frame.classifier.load_state_dict(self.frame_classifier.state_dict())
+        frame.config.architectures = ["Wav2Vec2ConformerForAudioFrameClassification"]
+        frame.save_pretrained(frame_dir)
+        for d in (ctc_dir, frame_dir):
+            (d / "vocab.json").write_text(json.dumps(CHAR_ID))
+            Wav2Vec2CTCTokenizer(str(d / "vocab.json"), pad_token="<pad>", unk_token="<unk>",
+                                 word_delimiter_token="|").save_pretrained(d)
+            Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=RATE, padding_value=0.0, do_normalize=True,
+                                     return_attention_mask=True).save_pretrained(d)
+
+
+def encode_text(text: str) -> list[int]:
+    return [CHAR_ID["|"] if c == " " else CHAR_ID.get(c, CHAR_ID["<unk>"]) for c in text]
+
+
+def speech_bounds(x: np.ndarray) -> tuple[float, float]:
+    block = RATE // 100
+    n = len(x) // block
+    if n == 0:
+        return 0.0, len(x) / RATE
+    e = (x[: n * block].reshape(n, block).astype(np.float64) ** 2).mean(axis=1) + 1e-12
+    db = 10 * np.log10(e)
+    on = np.nonzero(db > db.max() - 35)[0]
+    return on[0] * block / RATE, (on[-1] + 1) * block / RATE
+
+
+class Clip:
+    __slots__ = ("audio", "text", "kind", "s0", "s1", "family", "speaker", "split")
+
+    def __init__(self, audio, text, kind, s0, s1, family, speaker, split):
+        self.audio, self.text, self.kind, self.s0, self.s1 = audio, text, kind, s0, s1
+        self.family, self.speaker, self.split = family, speaker, split
+
+
+def load_clips(data: Path) -> list[Clip]:
+    rows = list(csv.DictReader(open(data / "manifest.tsv"), delimiter="\t"))
+    pseudo = data / "pseudo_labels.tsv"
+    if pseudo.exists():
+        for r in csv.DictReader(open(pseudo), delimiter="\t"):
+            rows.append({"path": r["path"], "text": r["text"], "speaker": r["speaker"],
+                         "family": "real:librispeech_pseudo", "split": "train", "duration": r["duration"],
+                         "speech_start": "", "speech_end": "", "kind": "speech"})
+    clips = []
+    for r in rows:
+        if float(r["duration"]) > MAX_SECONDS:
+            continue
+        x, rate = sf.read(r["path"], dtype="int16")
+        if x.ndim > 1:
+            x = x.mean(axis=1).astype(np.int16)
+        assert rate == RATE, r["path"]
+        if r["kind"] == "speech" and r["speech_start"] == "":
+            s0, s1 = speech_bounds(x.astype(np.float32))
+        else:
+            s0, s1 = float(r["speech_start"] or 0), float(r["speech_end"] or 0)
+        clips.append(Clip(x, r["text"], r["kind"], s0, s1, r["family"], r["speaker"], r["split"]))
+    return clips
+
+
+def frame_count(n: int, config) -> int:
+    for k, s in zip(config.conv_kernel, config.conv_stride):
+        n = (n - k) // s + 1
+    return n
+
+
+def make_batch(clips: list[Clip], config, rng: random.Random, nprng: np.random.Generator, train: bool):
+    xs, targets, labels = [], [], []
+    for c in clips:
+        x = c.audio.astype(np.float32) / 32768.0
+        speed = 1.0
+        if train and rng.random() < 0.5:
+            speed = rng.uniform(0.9, 1.1)
+            idx = np.arange(0, len(x) - 1, speed)
+            x = np.interp(idx, np.arange(len(x)), x).astype(np.float32)
+        if train and rng.random() < 0.3:
+            snr = rng.uniform(5, 30)
+            noise = nprng.standard_normal(len(x)).astype(np.float32)
+            x = x + noise * np.sqrt((np.mean(x ** 2) + 1e-9) / (10 ** (snr / 10)))
+        x = (x - x.mean()) / np.sqrt(x.var() + 1e-7)
+        xs.append(x)
+        targets.append(encode_text(c.text) if c.kind == "speech" else [])
+        nf = frame_count(len(x), config)
+        lab = np.full(nf, LABELS.index(c.kind) if c.kind != "speech" else 0, dtype=np.int64)
+        if c.kind == "speech":
+            a = int(c.s0 / speed * RATE / 320)
+            b = int(math.ceil(c.s1 / speed * RATE / 320))
+            lab[max(0, a): min(nf, b)] = 1
+        labels.append(lab)
+    n = max(len(x) for x in xs)
+    batch = np.zeros((len(xs), n), np.float32)
+    mask = np.zeros((len(xs), n), np.int64)
+    for i, x in enumerate(xs):
+        batch[i, : len(x)] = x
+        mask[i, : len(x)] = 1
+    nf = frame_count(n, config)
+    lab = np.full((len(xs), nf), -100, np.int64)
+    for i, l in enumerate(labels):
+        lab[i, : len(l)] = l
+    return torch.from_numpy(batch), torch.from_numpy(mask), targets, torch.from_numpy(lab)
+
+
+def batches(clips: list[Clip], seconds: float, rng: random.Random):
+    """Length-bucketed batches of about `seconds` of padded audio, in random order."""
+    order = sorted(range(len(clips)), key=lambda i: len(clips[i].audio) + rng.randint(0, RATE // 2))
+    out, cur, longest = [], [], 0
+    for i in order:
+        n = len(clips[i].audio)
+        if cur and max(longest, n) * (len(cur) + 1) > seconds * RATE:
+            out.append(cur)
+            cur, longest = [], 0
+        cur.append(i)
+        longest = max(longest, n)
+    if cur:
+        out.append(cur)
+    rng.shuffle(out)
+    return out
+
+
+def greedy(ids: list[int]) -> str:
+    out, prev = [], None
+    for i in ids:
+        if i != prev and i != 0 and i > 3:
+            out.append(" " if VOCAB[i] == "|" else VOCAB[i])
+        prev = i
+    return " ".join("".join(out).split())
+
+
+def edit_distance(a, b) -> int:
+    d = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        prev, d[0] = d[0], i
+        for j in range(1, len(b) + 1):
+            cur = d[j]
+            d[j] = min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] != b[j - 1]))
+            prev = cur
+    return d[len(b)]
+
+
+def evaluate(model: Joint, clips: list[Clip], config, device) -> dict:
+    model.eval()
+    chars = cerr = words = werr = 0
+    fa_ok = fa_n = 0
+    with torch.no_grad():
+        for c in clips:
+            x, mask, _, lab = make_batch([c], config, random.Random(0), np.random.default_rng(0), False)
+            ctc, frame = model(x.to(device), None)
+            hyp = greedy(ctc[0].argmax(-1).tolist())
+            cerr += edit_distance(hyp, c.text)
+            chars += max(1, len(c.text))
+            werr += edit_distance(hyp.split(), c.text.split())
+            words += max(1, len(c.text.split()))
+            pred = frame[0].argmax(-1).cpu().numpy()
+            gold = lab[0].numpy()
+            ok = gold >= 0
+            fa_ok += int(((pred == 1) == (gold == 1))[ok].sum())
+            fa_n += int(ok.sum())
+    model.train()
+    return {"cer": cerr / chars, "wer": werr / words, "speech_acc": fa_ok / max(1, fa_n)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=Path.home() / ".cache" / "hark-data")
+    ap.add_argument("--work", type=Path, default=Path.home() / ".cache" / "hark-train")
+    ap.add_argument("--size", default="tiny", choices=["tiny", "small"])
+    ap.add_argument("--steps", type=int, default=12000)
+    ap.add_argument("--batch-seconds", type=float, default=48.0)
+    ap.add_argument("--lr", type=float, default=1.5e-3)
+    ap.add_argument("--warmup", type=int, default=600)
+    ap.add_argument("--real-weight", type=int, default=3, help="times each real recording is repeated per epoch")
+    ap.add_argument("--frame-weight", type=float, default=0.3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--save-every", type=int, default=200)
+    ap.add_argument("--eval-every", type=int, default=1000)
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
+    nprng = np.random.default_rng(args.seed)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    args.work.mkdir(parents=True, exist_ok=True)
+    log = open(args.work / "train.log", "a")
+
+    def say(msg: str) -> None:
+        line = f"{time.strftime('%H:%M:%S')} {msg}"
+        print(line, flush=True)
+        log.write(line + "\n")
+        log.flush()
+
+    clips = load_clips(args.data)
+    train = [c for c in clips if c.split == "train"]
+    train += [c for c in train if c.family.startswith("real:")] * (args.real_weight - 1)
+    held = [c for c in clips if c.split == "eval"][:120]
+    say(f"{len(train)} training clips ({sum(len(c.audio) for c in train) / RATE / 3600:.2f} h with repeats), "
+        f"{len(held)} eval clips")
+
+    config = model_config(args.size)
+    model = Joint(config).to(device)
+    say(f"parameters: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M")
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
+
+    def lr_at(step: int) -> float:
+        if step < args.warmup:
+            return args.lr * (step + 1) / args.warmup
+        p = min(1.0, (step - args.warmup) / max(1, args.steps - args.warmup))
+        return args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * p)))
+
+    step, epoch = 0, 0
+    ckpt = args.work / "checkpoint.pt"
+    if ckpt.exists():
+        state = torch.load(ckpt, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        step, epoch = state["step"], state["epoch"]
+        rng.setstate(state["rng"])
+        nprng = np.random.default_rng(args.seed + step)
+        say(f"resumed at step {step}, epoch {epoch}")
+
+    ctc_loss = nn.CTCLoss(blank=0, zero_infinity=True)
+    ce = nn.CrossEntropyLoss(ignore_index=-100)
+    model.train()
+    t0, audio_s, losses = time.time(), 0.0, []
+    while step < args.steps:
+        for idx in batches(train, args.batch_seconds, random.Random(args.seed * 1000 + epoch)):
+            if step >= args.steps:
+                break
+            x, mask, targets, lab = make_batch([train[i] for i in idx], config, rng, nprng, True)
+            x, mask, lab = x.to(device), mask.to(device), lab.to(device)
+            ctc_logits, frame_logits = model(x, mask)
+            in_lens = torch.tensor([frame_count(int(m.sum()), config) for m in mask], dtype=torch.long)
+            flat = torch.tensor([t for ts in targets for t in ts], dtype=torch.long)
+            tgt_lens = torch.tensor([len(t) for t in targets], dtype=torch.long)
+            logp = ctc_logits.log_softmax(-1).transpose(0, 1).float()
+            loss_ctc = ctc_loss(logp, flat, in_lens, tgt_lens)
+            nf = min(frame_logits.shape[1], lab.shape[1])
+            loss_frame = ce(frame_logits[:, :nf].reshape(-1, len(LABELS)), lab[:, :nf].reshape(-1))
+            loss = loss_ctc + args.frame_weight * loss_frame
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            step += 1
+            audio_s += float(mask.sum()) / RATE
+            losses.append((float(loss_ctc), float(loss_frame)))
+            if step % 50 == 0:
+                el = time.time() - t0
+                lc = np.mean([l[0] for l in losses])
+                lf = np.mean([l[1] for l in losses])
+                say(f"step {step} epoch {epoch} ctc {lc:.3f} frame {lf:.3f} lr {lr_at(step):.2e} "
+                    f"{audio_s / el:.1f} audio-s/s")
+                t0, audio_s, losses = time.time(), 0.0, []
+            if step % args.save_every == 0 or step == args.steps:
+                torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                            "epoch": epoch, "rng": rng.getstate(), "config": config.to_dict()},
+                           str(ckpt) + ".tmp")
+                Path(str(ckpt) + ".tmp").replace(ckpt)
+            if step % args.eval_every == 0 or step == args.steps:
+                m = evaluate(model, held, config, device)
+                say(f"eval step {step}: held-out TTS CER {m['cer']:.3f} WER {m['wer']:.3f} "
+                    f"speech/non-speech frame acc {m['speech_acc']:.3f}")
+                model.save_hf(args.work / "export")
+        else:
+            epoch += 1
+    say("done")
+
+
+if __name__ == "__main__":
+    main()
