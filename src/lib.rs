@@ -19,6 +19,7 @@
 //! | [`ctc`] | greedy CTC decoding with word times |
 //! | [`transcribe`] | the offline whole-file driver |
 //! | [`transcript`] | the result types and their writers |
+//! | [`metrics`] | text normalization, CER/WER, speaker EER |
 //!
 //! # Units
 //!
@@ -38,6 +39,7 @@ pub mod ctc;
 pub mod decode;
 pub mod features;
 pub mod manifest;
+pub mod metrics;
 pub mod model;
 pub mod resample;
 pub mod transcribe;

@@ -123,8 +123,40 @@ pub struct ModelBundle {
     manifest_path: PathBuf,
     generic: TypedModel,
     samples: Symbol,
-    plans: Mutex<HashMap<usize, Arc<Plan>>>,
+    plans: Mutex<PlanCache>,
     threads: usize,
+    /// One thread pool for all plans of this model (None: single-threaded).
+    executor: Option<tract_linalg::multithread::Executor>,
+}
+
+/// Optimized plans by window length, oldest evicted first past [`PLAN_CACHE_CAPACITY`]
+/// (each plan holds its own packed weights, so an unbounded cache would grow with every
+/// distinct clip length).
+#[derive(Default)]
+struct PlanCache {
+    plans: HashMap<usize, Arc<Plan>>,
+    order: std::collections::VecDeque<usize>,
+}
+
+/// Plans kept per model. The live pipeline needs two or three lengths; offline runs over many
+/// short clips of different lengths rebuild evicted ones.
+pub const PLAN_CACHE_CAPACITY: usize = 12;
+
+impl PlanCache {
+    fn get(&self, samples: usize) -> Option<Arc<Plan>> {
+        self.plans.get(&samples).cloned()
+    }
+
+    fn insert(&mut self, samples: usize, plan: Arc<Plan>) {
+        if self.plans.insert(samples, plan).is_none() {
+            self.order.push_back(samples);
+        }
+        while self.order.len() > PLAN_CACHE_CAPACITY {
+            if let Some(old) = self.order.pop_front() {
+                self.plans.remove(&old);
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for ModelBundle {
@@ -252,8 +284,10 @@ impl ModelBundle {
             manifest_path,
             generic,
             samples,
-            plans: Mutex::new(HashMap::new()),
+            plans: Mutex::new(PlanCache::default()),
             threads: threads.max(1),
+            executor: (threads > 1)
+                .then(|| tract_linalg::multithread::Executor::multithread_with_name(threads, "hark-tract")),
         })
     }
 
@@ -277,7 +311,7 @@ impl ModelBundle {
         let mut v: Vec<usize> = self
             .plans
             .lock()
-            .map(|p| p.keys().copied().collect())
+            .map(|p| p.plans.keys().copied().collect())
             .unwrap_or_default();
         v.sort_unstable();
         v
@@ -306,14 +340,13 @@ impl ModelBundle {
             .plans
             .lock()
             .ok()
-            .and_then(|p| p.get(&samples).cloned())
+            .and_then(|p| p.get(samples))
         {
             return Ok(plan);
         }
         let optimized = self.optimize_for(samples)?;
         let options = RunOptions {
-            executor: (self.threads > 1)
-                .then(|| tract_linalg::multithread::Executor::multithread(self.threads)),
+            executor: self.executor.clone(),
             ..Default::default()
         };
         let plan =

@@ -53,6 +53,8 @@ FLITE_VOICES = ["kal16", "awb", "rms", "slt"]
 FESTIVAL_VOICES = ["kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts"]
 HELD_OUT = {"espeak:en-029", "flite:slt", "festival:ked_diphone", "festival:cmu_us_slt_arctic_hts"}
 
+ENGINE_WEIGHT = {"espeak": 0.6, "flite": 0.25, "festival": 0.15}
+
 COLUMNS = ["path", "text", "speaker", "family", "split", "duration", "speech_start", "speech_end", "kind"]
 
 
@@ -276,12 +278,20 @@ def main() -> None:
     train_sents = [s for s in textgen.sentences(args.seed, args.tts + 200, words, corpus) if s not in eval_set][: args.tts]
 
     rng = random.Random(args.seed)
+
+    def pick(pool: list[tuple[str, str]]) -> tuple[str, str]:
+        """Engine first (by ENGINE_WEIGHT, among engines present), then a voice of it: espeak
+        has hundreds of voice/variant pairs, flite and festival a handful."""
+        engines = sorted({e for e, _ in pool})
+        e = rng.choices(engines, weights=[ENGINE_WEIGHT[x] for x in engines])[0]
+        return rng.choice([v for v in pool if v[0] == e])
+
     jobs = []
     for i, s in enumerate(train_sents):
-        e, v = rng.choice(train_voices)
+        e, v = pick(train_voices)
         jobs.append((i, e, v, s, "train", str(out), args.seed * 1_000_003 + i))
     for j, s in enumerate(eval_sents):
-        e, v = eval_voices[j % len(eval_voices)] if eval_voices else rng.choice(voices)
+        e, v = pick(eval_voices) if eval_voices else pick(voices)
         jobs.append((len(train_sents) + j, e, v, s, "eval", str(out), args.seed * 1_000_003 + 500_000 + j))
 
     rows = []

@@ -129,8 +129,11 @@ class Clip:
 def load_clips(data: Path) -> list[Clip]:
     rows = list(csv.DictReader(open(data / "manifest.tsv"), delimiter="\t"))
     pseudo = data / "pseudo_labels.tsv"
+    have = {r["path"] for r in rows}
     if pseudo.exists():
         for r in csv.DictReader(open(pseudo), delimiter="\t"):
+            if r["path"] in have:
+                continue
             rows.append({"path": r["path"], "text": r["text"], "speaker": r["speaker"],
                          "family": "real:librispeech_pseudo", "split": "train", "duration": r["duration"],
                          "speech_start": "", "speech_end": "", "kind": "speech"})

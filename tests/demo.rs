@@ -1,0 +1,81 @@
+//! The bundled demo model (models/demo): parity of its multi-output export with the transformers
+//! classes it was exported from, and recognition of the assets/ samples (held-out voices and
+//! sentences).
+
+use std::path::{Path, PathBuf};
+
+use hark::features;
+use hark::manifest::OutputKind;
+use hark::metrics::{normalize_text, ErrorRates};
+use hark::model::ModelBundle;
+use hark::transcribe::{transcribe_file, OfflineOptions};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn demo() -> PathBuf {
+    root().join("models/demo")
+}
+
+fn floats(v: &serde_json::Value) -> Vec<f32> {
+    let mut out = Vec::new();
+    fn walk(v: &serde_json::Value, out: &mut Vec<f32>) {
+        match v {
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            n => out.push(n.as_f64().unwrap() as f32),
+        }
+    }
+    walk(v, &mut out);
+    out
+}
+
+#[test]
+fn demo_parity_with_transformers() {
+    let model = ModelBundle::load(&demo()).unwrap();
+    let golden: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(demo().join("golden.json")).unwrap()).unwrap();
+    for case in golden["cases"].as_array().unwrap() {
+        let path = root().join(case["file"].as_str().unwrap());
+        let audio = hark::decode::decode_file(&path).unwrap();
+        assert_eq!(audio.sample_rate, 16000);
+        let mut x = Vec::new();
+        features::prepare_into(&audio.samples, true, &mut x);
+        let out = model.run(&x).unwrap();
+        for (kind, key) in [
+            (OutputKind::CtcLogits, "ctc_logits"),
+            (OutputKind::FrameLogits, "frame_logits"),
+            (OutputKind::XvectorEmbeddings, "xvector_embeddings"),
+        ] {
+            let got = &out.get(kind).unwrap().data;
+            let want = floats(&case[key]);
+            assert_eq!(got.len(), want.len(), "{key}");
+            let d = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            eprintln!("{} {key}: max |diff| {d:.2e}", path.display());
+            assert!(d <= 1e-4, "{key}: {d}");
+        }
+    }
+}
+
+#[test]
+fn demo_transcribes_the_samples() {
+    let model = ModelBundle::load(&demo()).unwrap();
+    let table = std::fs::read_to_string(root().join("assets/samples.tsv")).unwrap();
+    let mut all = ErrorRates::default();
+    for line in table.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let t = transcribe_file(
+            &model,
+            &root().join("assets").join(cols[0]),
+            &OfflineOptions::default(),
+            &mut |_, _| {},
+        )
+        .unwrap();
+        let reference = normalize_text(cols[2]);
+        let mut one = ErrorRates::default();
+        one.add(&t.text(), &reference);
+        eprintln!("{}: {:?} (CER {:.1}%)", cols[0], t.text(), 100.0 * one.cer());
+        all.add(&t.text(), &reference);
+    }
+    assert!(all.cer() <= 0.10, "CER {:.3} over the samples", all.cer());
+}

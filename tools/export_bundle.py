@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Export the demo model as ONE multi-output ONNX (one encoder pass -> CTC logits, frame logits,
+x-vector embedding) plus hark.json, and write parity goldens from the transformers classes.
+
+    python tools/export_bundle.py [--work ~/.cache/hark-train] [--out models/demo]
+
+Reads WORK/export/{ctc,frame,xvector} (transformers checkpoints sharing one encoder, written by
+tools/train.py and tools/train_xvector.py), checks that the encoders are identical, exports, and
+writes OUT/golden.json: for two of the assets/ clips, the outputs of the unpatched
+Wav2Vec2ConformerForCTC, ...ForAudioFrameClassification and ...ForXVector, which the Rust parity
+test compares with hark's run of the bundle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import export as hark_export  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN_CLIPS = ["hello-espeak-en-029.wav", "weather-flite-slt.wav"]
+
+
+class Bundle(nn.Module):
+    def __init__(self, ctc, frame, xvec):
+        super().__init__()
+        self.base = ctc.wav2vec2_conformer
+        self.lm_head = ctc.lm_head
+        self.frame_classifier = frame.classifier
+        self.xvec = xvec
+        self.weighted = xvec.config.use_weighted_layer_sum
+
+    def forward(self, input_values):
+        out = self.base(input_values, output_hidden_states=self.weighted)
+        last = out.last_hidden_state
+        ctc_logits = self.lm_head(last)
+        frame_logits = self.frame_classifier(last)
+        if self.weighted:
+            hs = torch.stack(out.hidden_states, dim=1)
+            w = nn.functional.softmax(self.xvec.layer_weights, dim=-1)
+            h = (hs * w.view(-1, 1, 1)).sum(dim=1)
+        else:
+            h = last
+        h = self.xvec.projector(h)
+        for layer in self.xvec.tdnn:
+            h = layer(h)
+        stats = torch.cat([h.mean(dim=1), h.std(dim=1)], dim=-1)
+        emb = self.xvec.feature_extractor(stats)
+        return ctc_logits, frame_logits, emb
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", type=Path, default=Path.home() / ".cache" / "hark-train")
+    ap.add_argument("--out", type=Path, default=ROOT / "models" / "demo")
+    args = ap.parse_args()
+    from transformers import (Wav2Vec2ConformerForAudioFrameClassification, Wav2Vec2ConformerForCTC,
+                              Wav2Vec2ConformerForXVector)
+
+    src = args.work / "export"
+    load = lambda cls, d: cls.from_pretrained(src / d, attn_implementation="eager").eval()  # noqa: E731
+    ctc, frame, xvec = (load(Wav2Vec2ConformerForCTC, "ctc"), load(Wav2Vec2ConformerForAudioFrameClassification, "frame"),
+                        load(Wav2Vec2ConformerForXVector, "xvector"))
+    ref = ctc.wav2vec2_conformer.state_dict()
+    for other in (frame, xvec):
+        for k, v in other.wav2vec2_conformer.state_dict().items():
+            if not torch.equal(v, ref[k]):
+                raise SystemExit(f"encoder weights differ between heads at {k}: retrain stage 2")
+
+    # Goldens from the unpatched classes, before export patches anything.
+    cases = []
+    for name in GOLDEN_CLIPS:
+        x, rate = sf.read(ROOT / "assets" / name, dtype="float32")
+        assert rate == 16000
+        xn = ((x - x.mean()) / np.sqrt(x.var() + 1e-7)).astype(np.float32)
+        t = torch.from_numpy(xn)[None]
+        with torch.no_grad():
+            cases.append({
+                "file": f"assets/{name}",
+                "ctc_logits": ctc(t).logits[0].tolist(),
+                "frame_logits": frame(t).logits[0].tolist(),
+                "xvector_embeddings": xvec(t).embeddings[0].tolist(),
+            })
+
+    for m in (ctc, frame, xvec):
+        hark_export.make_exportable(m)
+    bundle = Bundle(ctc, frame, xvec).eval()
+    args.out.mkdir(parents=True, exist_ok=True)
+    names = ["ctc_logits", "frame_logits", "xvector_embeddings"]
+    example = torch.randn(1, 16000)
+    with torch.no_grad():
+        torch.onnx.export(bundle, (example,), str(args.out / "model.onnx"), input_names=["input_values"],
+                          output_names=names,
+                          dynamic_axes={"input_values": {1: "samples"}, "ctc_logits": {1: "frames"},
+                                        "frame_logits": {1: "frames"}},
+                          opset_version=17, do_constant_folding=True, dynamo=False)
+    manifest = hark_export.manifest_for(ctc, "ctc", str(src / "ctc"), "model.onnx")
+    manifest["architectures"] = ["Wav2Vec2ConformerForCTC", "Wav2Vec2ConformerForAudioFrameClassification",
+                                 "Wav2Vec2ConformerForXVector"]
+    manifest["outputs"] = [
+        {"name": "ctc_logits", "kind": "ctc_logits", "dim": ctc.config.vocab_size},
+        {"name": "frame_logits", "kind": "frame_logits", "dim": frame.config.num_labels},
+        {"name": "xvector_embeddings", "kind": "xvector_embeddings", "dim": xvec.config.xvector_output_dim},
+    ]
+    manifest["id2label"] = [frame.config.id2label[i] for i in range(frame.config.num_labels)]
+    manifest["xvector_dim"] = xvec.config.xvector_output_dim
+    (args.out / "hark.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    (args.out / "golden.json").write_text(json.dumps({"cases": cases}))
+
+    # Check the export with onnxruntime against the goldens.
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(args.out / "model.onnx"), providers=["CPUExecutionProvider"])
+    worst = 0.0
+    for case in cases:
+        x, _ = sf.read(ROOT / case["file"], dtype="float32")
+        xn = ((x - x.mean()) / np.sqrt(x.var() + 1e-7)).astype(np.float32)
+        outs = sess.run(names, {"input_values": xn[None]})
+        for n, o in zip(names, outs):
+            d = float(np.max(np.abs(o[0] - np.asarray(case[n], dtype=np.float32))))
+            worst = max(worst, d)
+            print(f"{case['file']} {n}: max |diff| {d:.2e}")
+    size = (args.out / "model.onnx").stat().st_size / 1e6
+    print(f"wrote {args.out}: {size:.1f} MB, onnxruntime worst diff {worst:.2e}")
+    if worst > 1e-4:
+        raise SystemExit("export does not match transformers")
+
+
+if __name__ == "__main__":
+    main()

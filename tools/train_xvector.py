@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Stage 2 of the demo model: a transformers x-vector head (Wav2Vec2ConformerForXVector, AMSoftmax
+loss) trained on the frozen stage-1 encoder from tools/train.py.
+
+    python tools/train_xvector.py [--data ~/.cache/hark-data] [--work ~/.cache/hark-train] [--steps 1500]
+
+Speakers: every training TTS voice (engine + voice + variant) and every real speaker in
+../shared/corpora. Crops of 1.5-3 s. The head uses `use_weighted_layer_sum` (all encoder layers,
+softmax-weighted) because the top layer of a CTC encoder keeps little speaker information.
+Saves WORK/export/xvector (transformers layout, same encoder weights as export/ctc).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import train as stage1  # noqa: E402
+
+RATE = stage1.RATE
+
+
+def xvector_config(base, num_speakers: int):
+    cfg = base.__class__.from_dict(base.to_dict())
+    cfg.use_weighted_layer_sum = True
+    cfg.tdnn_dim = (128, 128, 128, 128, 384)
+    cfg.tdnn_kernel = (5, 3, 3, 1, 1)
+    cfg.tdnn_dilation = (1, 2, 3, 1, 1)
+    cfg.xvector_output_dim = 128
+    cfg.num_labels = num_speakers
+    cfg.id2label = {i: f"spk{i}" for i in range(num_speakers)}
+    cfg.label2id = {v: k for k, v in cfg.id2label.items()}
+    cfg.architectures = ["Wav2Vec2ConformerForXVector"]
+    cfg.apply_spec_augment = False
+    return cfg
+
+
+def crop(x: np.ndarray, rng: random.Random, seconds: float) -> np.ndarray:
+    n = int(seconds * RATE)
+    if len(x) <= n:
+        return x
+    s = rng.randrange(len(x) - n)
+    return x[s: s + n]
+
+
+def embed(model, x: np.ndarray) -> np.ndarray:
+    x = (x - x.mean()) / np.sqrt(x.var() + 1e-7)
+    with torch.no_grad():
+        return model(torch.from_numpy(x.astype(np.float32))[None]).embeddings[0].numpy()
+
+
+def eer(scores: np.ndarray, same: np.ndarray) -> float:
+    order = np.argsort(-scores)
+    same = same[order]
+    tp = np.cumsum(same) / max(1, same.sum())
+    fp = np.cumsum(~same) / max(1, (~same).sum())
+    fnr = 1 - tp
+    i = int(np.argmin(np.abs(fnr - fp)))
+    return float((fnr[i] + fp[i]) / 2)
+
+
+def speaker_eer(model, clips, rng) -> float:
+    embs = [embed(model, crop(c.audio.astype(np.float32) / 32768.0, rng, 3.0)) for c in clips]
+    embs = np.stack(embs)
+    embs /= np.linalg.norm(embs, axis=1, keepdims=True) + 1e-9
+    spk = np.array([c.speaker for c in clips])
+    iu = np.triu_indices(len(clips), 1)
+    scores = (embs @ embs.T)[iu]
+    same = (spk[:, None] == spk[None, :])[iu]
+    return eer(scores, same)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=Path.home() / ".cache" / "hark-data")
+    ap.add_argument("--work", type=Path, default=Path.home() / ".cache" / "hark-train")
+    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
+    log = open(args.work / "train_xvector.log", "a")
+
+    def say(msg: str) -> None:
+        line = f"{time.strftime('%H:%M:%S')} {msg}"
+        print(line, flush=True)
+        log.write(line + "\n")
+        log.flush()
+
+    from transformers import Wav2Vec2ConformerForXVector
+
+    state = torch.load(args.work / "checkpoint.pt", map_location="cpu", weights_only=False)
+    base_cfg = stage1.model_config("tiny").__class__.from_dict(state["config"])
+    joint = stage1.Joint(base_cfg)
+    joint.load_state_dict(state["model"])
+
+    clips = [c for c in stage1.load_clips(args.data) if c.kind == "speech"]
+    train = [c for c in clips if c.split == "train" and c.speaker]
+    held = [c for c in clips if c.split == "eval"]
+    speakers = sorted({c.speaker for c in train})
+    spk_id = {s: i for i, s in enumerate(speakers)}
+    say(f"{len(train)} clips, {len(speakers)} speakers; {len(held)} held-out clips of "
+        f"{len({c.speaker for c in held})} voices")
+
+    cfg = xvector_config(base_cfg, len(speakers))
+    model = Wav2Vec2ConformerForXVector(cfg)
+    model.wav2vec2_conformer.load_state_dict(joint.ctc.wav2vec2_conformer.state_dict())
+    for p in model.wav2vec2_conformer.parameters():
+        p.requires_grad = False
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    by_spk: dict[str, list] = {}
+    for c in train:
+        by_spk.setdefault(c.speaker, []).append(c)
+
+    model.train()
+    model.wav2vec2_conformer.eval()
+    t0 = time.time()
+    losses = []
+    for step in range(1, args.steps + 1):
+        seconds = rng.uniform(1.5, 3.0)
+        chosen = [rng.choice(speakers) for _ in range(args.batch)]
+        xs = []
+        for s in chosen:
+            x = crop(rng.choice(by_spk[s]).audio.astype(np.float32) / 32768.0, rng, seconds)
+            x = np.pad(x, (0, max(0, int(seconds * RATE) - len(x))))
+            xs.append((x - x.mean()) / np.sqrt(x.var() + 1e-7))
+        x = torch.from_numpy(np.stack(xs).astype(np.float32))
+        labels = torch.tensor([spk_id[s] for s in chosen])
+        for g in opt.param_groups:
+            g["lr"] = args.lr * min(1.0, step / 100) * (0.05 + 0.95 * (1 - step / args.steps))
+        out = model(x, labels=labels)
+        opt.zero_grad(set_to_none=True)
+        out.loss.backward()
+        opt.step()
+        losses.append(float(out.loss.detach()))
+        if step % 50 == 0:
+            say(f"step {step} amsoftmax {np.mean(losses):.3f} ({time.time() - t0:.0f} s)")
+            losses = []
+        if step % 500 == 0 or step == args.steps:
+            model.eval()
+            e = speaker_eer(model, held[:150], random.Random(1))
+            model.train()
+            model.wav2vec2_conformer.eval()
+            say(f"held-out voices EER {e:.3f} (PyTorch, 3 s crops)")
+    out_dir = args.work / "export" / "xvector"
+    model.save_pretrained(out_dir)
+    from transformers import Wav2Vec2FeatureExtractor
+
+    Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=RATE, do_normalize=True).save_pretrained(out_dir)
+    (out_dir / "speakers.txt").write_text("\n".join(speakers) + "\n")
+    say(f"saved {out_dir}")
+
+
+if __name__ == "__main__":
+    main()
