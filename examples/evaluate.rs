@@ -78,7 +78,7 @@ fn load(model: &ModelBundle, path: &Path) -> Clip {
 }
 
 /// Text, per-frame speech flags and compute seconds for one clip.
-fn recognize(model: &ModelBundle, clip: &Clip) -> (String, Vec<bool>, f64) {
+fn recognize(model: &std::sync::Arc<ModelBundle>, clip: &Clip) -> (String, Vec<bool>, f64) {
     let opts = OfflineOptions::default();
     let t = Instant::now();
     let stitched = run_windows(model, &clip.samples, &opts, &mut |_, _| {}).expect("run");
@@ -96,8 +96,15 @@ fn recognize(model: &ModelBundle, clip: &Clip) -> (String, Vec<bool>, f64) {
         .and_then(|l| l.iter().position(|x| x == "speech"));
     let flags = match (&stitched.frame_logits, speech_id) {
         (Some(l), Some(sid)) => {
-            let n = model.manifest().id2label.as_ref().map(|v| v.len()).unwrap_or(1);
-            l.chunks_exact(n).map(|r| hark::ctc::argmax(r) == sid).collect()
+            let n = model
+                .manifest()
+                .id2label
+                .as_ref()
+                .map(|v| v.len())
+                .unwrap_or(1);
+            l.chunks_exact(n)
+                .map(|r| hark::ctc::argmax(r) == sid)
+                .collect()
         }
         _ => Vec::new(),
     };
@@ -125,7 +132,14 @@ fn eer_of(embs: &[(String, Vec<f32>)]) -> Option<f64> {
     let mut same = Vec::new();
     for i in 0..embs.len() {
         for j in i + 1..embs.len() {
-            scores.push(embs[i].1.iter().zip(&embs[j].1).map(|(a, b)| a * b).sum::<f32>());
+            scores.push(
+                embs[i]
+                    .1
+                    .iter()
+                    .zip(&embs[j].1)
+                    .map(|(a, b)| a * b)
+                    .sum::<f32>(),
+            );
             same.push(embs[i].0 == embs[j].0);
         }
     }
@@ -144,7 +158,7 @@ fn row(name: &str, e: &ErrorRates) {
 
 fn main() {
     let a = args();
-    let model = ModelBundle::load(&a.model).unwrap_or_else(|e| panic!("{e}"));
+    let model = std::sync::Arc::new(ModelBundle::load(&a.model).unwrap_or_else(|e| panic!("{e}")));
     let mut compute = 0.0;
     let mut audio = 0.0;
 
@@ -166,7 +180,10 @@ fn main() {
             compute += secs;
             audio += clip.duration;
             let reference = normalize_text(&r["text"]);
-            by_family.entry(r["family"].clone()).or_default().add(&hyp, &reference);
+            by_family
+                .entry(r["family"].clone())
+                .or_default()
+                .add(&hyp, &reference);
             all.add(&hyp, &reference);
             let s0: f64 = r["speech_start"].parse().unwrap_or(0.0);
             let s1: f64 = r["speech_end"].parse().unwrap_or(0.0);
@@ -228,7 +245,11 @@ fn main() {
                     })
                     .collect();
                 if let Some(eer) = eer_of(&embs) {
-                    println!("| {name} (speaker verification) | {} | – | EER {:.1}% | – |", embs.len(), 100.0 * eer);
+                    println!(
+                        "| {name} (speaker verification) | {} | – | EER {:.1}% | – |",
+                        embs.len(),
+                        100.0 * eer
+                    );
                 }
                 continue;
             }
@@ -245,7 +266,9 @@ fn main() {
     }
 
     // Steady-state RTF on one fixed 10 s window (plan built before timing).
-    let x: Vec<f32> = (0..160_000).map(|i| ((i as f32) * 0.05).sin() * 0.3).collect();
+    let x: Vec<f32> = (0..160_000)
+        .map(|i| ((i as f32) * 0.05).sin() * 0.3)
+        .collect();
     let mut xn = Vec::new();
     features::prepare_into(&x, true, &mut xn);
     model.run(&xn).expect("warm-up");

@@ -145,6 +145,34 @@ impl GreedyCtc {
         words_from_spans(&self.spans, &self.tokens, self.delimiter, frame_s)
     }
 
+    /// Token strings by id.
+    pub fn tokens(&self) -> &[String] {
+        &self.tokens
+    }
+
+    /// Id of the word delimiter, if the vocabulary has one.
+    pub fn delimiter(&self) -> Option<usize> {
+        self.delimiter
+    }
+
+    /// Jumps to absolute frame `frame` (after lost audio): the next frame fed is that one, and
+    /// a token before the gap never merges with one after it.
+    pub fn skip_to(&mut self, frame: u64) {
+        if frame > self.next_frame {
+            self.next_frame = frame;
+            self.prev = None;
+        }
+    }
+
+    /// End frame of the last word delimiter decoded so far (a safe place to cut a segment).
+    pub fn last_word_boundary(&self) -> Option<u64> {
+        self.spans
+            .iter()
+            .rev()
+            .find(|s| Some(s.id) == self.delimiter)
+            .map(|s| s.end_frame)
+    }
+
     /// Drops decoded tokens that end at or before `frame` (absolute) and returns them; used by
     /// the live path to hand finished text over and keep memory bounded.
     pub fn take_until(&mut self, frame: u64) -> Vec<TokenSpan> {

@@ -35,13 +35,20 @@
 //! up to `threads` cores for matrix products inside one run.
 #![warn(missing_docs)]
 
+pub mod caption;
+pub mod capture;
 pub mod ctc;
 pub mod decode;
+pub mod events;
 pub mod features;
 pub mod manifest;
 pub mod metrics;
 pub mod model;
+pub mod pipeline;
 pub mod resample;
+pub mod ring;
+pub mod source;
+pub mod stitch;
 pub mod transcribe;
 pub mod transcript;
 pub mod window;

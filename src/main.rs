@@ -3,10 +3,15 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use hark::capture::MicSource;
+use hark::events::Event;
 use hark::model::ModelBundle;
+use hark::pipeline::{LiveConfig, Pipeline};
+use hark::source::{FileSource, Pace, Source};
 use hark::transcribe::{transcribe_file, OfflineOptions};
 use hark::transcript::Format;
 
@@ -22,6 +27,66 @@ struct Cli {
 enum Command {
     /// Transcribe a whole audio file (WAV, FLAC, OGG/Vorbis, MP3) offline.
     Transcribe(TranscribeArgs),
+    /// Live captions from a microphone.
+    Live(LiveArgs),
+    /// Run an audio file through the live pipeline (paced like a microphone).
+    Replay(ReplayArgs),
+    /// List audio input devices.
+    Devices,
+}
+
+/// How live captions are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LiveFormat {
+    /// Partial line rewritten in place on a terminal, finals appended.
+    Text,
+    /// One JSON event per line.
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+struct LiveCommon {
+    /// Model folder (with hark.json) or manifest file [default: $HARK_MODEL, else models/demo].
+    #[arg(short, long)]
+    model: Option<PathBuf>,
+    /// Output format [default: text on a terminal, json when piped].
+    #[arg(short, long, value_enum)]
+    format: Option<LiveFormat>,
+    /// Threads for inference [default: available cores, at most 4].
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Left-context seconds per window.
+    #[arg(long, default_value_t = LiveConfig::default().left_s)]
+    left_s: f64,
+    /// Kept (centre) seconds per window.
+    #[arg(long, default_value_t = LiveConfig::default().centre_s)]
+    centre_s: f64,
+    /// Right look-ahead seconds per window.
+    #[arg(long, default_value_t = LiveConfig::default().right_s)]
+    right_s: f64,
+    /// Also print statistics events (JSON) / a status line (text).
+    #[arg(long)]
+    stats: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct LiveArgs {
+    /// Input device: index or (part of the) name from `hark devices` [default: the default input].
+    #[arg(short, long)]
+    device: Option<String>,
+    #[command(flatten)]
+    common: LiveCommon,
+}
+
+#[derive(clap::Args, Debug)]
+struct ReplayArgs {
+    /// Audio file to replay.
+    file: PathBuf,
+    /// Replay speed: a factor of real time (1 = real time) or `max` (as fast as inference goes).
+    #[arg(long, default_value = "1")]
+    speed: String,
+    #[command(flatten)]
+    common: LiveCommon,
 }
 
 #[derive(clap::Args, Debug)]
@@ -64,7 +129,7 @@ fn default_model() -> Option<PathBuf> {
         .find(|p| p.join("hark.json").is_file())
 }
 
-fn load_model(arg: Option<&Path>, threads: Option<usize>) -> Result<ModelBundle> {
+fn load_model(arg: Option<&Path>, threads: Option<usize>) -> Result<Arc<ModelBundle>> {
     let path = match arg {
         Some(p) => p.to_owned(),
         None => default_model().context(
@@ -75,7 +140,7 @@ fn load_model(arg: Option<&Path>, threads: Option<usize>) -> Result<ModelBundle>
         Some(n) => ModelBundle::load_with_threads(&path, n)?,
         None => ModelBundle::load(&path)?,
     };
-    Ok(model)
+    Ok(Arc::new(model))
 }
 
 fn transcribe(args: TranscribeArgs) -> Result<()> {
@@ -127,6 +192,115 @@ const QUIET_LOGS: &str = "warn,symphonia_core=off,symphonia_format_riff=off,symp
 symphonia_format_mkv=off,symphonia_bundle_mp3=off,symphonia_bundle_flac=off,symphonia_codec_vorbis=off,\
 symphonia_codec_pcm=off,symphonia_codec_adpcm=off,symphonia_metadata=off,symphonia=off";
 
+fn devices() -> Result<()> {
+    let list = hark::capture::list_devices();
+    if list.is_empty() {
+        anyhow::bail!(hark::source::SourceError::NoDevice);
+    }
+    for d in list {
+        let mark = if d.is_default { " (default)" } else { "" };
+        println!("{}: {}{mark}", d.index, d.name);
+        if let Some(c) = &d.default_config {
+            println!("    default: {c}");
+        }
+        for c in &d.configs {
+            println!("    supports: {c}");
+        }
+    }
+    Ok(())
+}
+
+fn parse_pace(speed: &str) -> Result<Pace> {
+    if speed.eq_ignore_ascii_case("max") {
+        return Ok(Pace::Max);
+    }
+    match speed.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(Pace::Speed(v)),
+        _ => anyhow::bail!("--speed must be a positive number or `max`, not {speed:?}"),
+    }
+}
+
+fn run_live(source: Box<dyn Source>, common: &LiveCommon) -> Result<()> {
+    let model = load_model(common.model.as_deref(), common.threads)?;
+    let cfg = LiveConfig {
+        left_s: common.left_s,
+        centre_s: common.centre_s,
+        right_s: common.right_s,
+        ..Default::default()
+    };
+    let tty = std::io::stdout().is_terminal();
+    let format = common.format.unwrap_or(if tty {
+        LiveFormat::Text
+    } else {
+        LiveFormat::Json
+    });
+    tracing::info!("listening to {}", source.describe());
+    let pipeline = Pipeline::start(model, source, cfg)?;
+    let stop = pipeline.stop_flag();
+    ctrlc::set_handler(move || stop.store(true, std::sync::atomic::Ordering::Release))
+        .context("cannot install the Ctrl-C handler")?;
+    let mut out = std::io::stdout().lock();
+    let mut partial_shown = false;
+    let mut warned = false;
+    let mut error = None;
+    for ev in pipeline.events().iter() {
+        match format {
+            LiveFormat::Json => {
+                if matches!(ev, Event::Stats(_)) && !common.stats {
+                    continue;
+                }
+                serde_json::to_writer(&mut out, &ev)?;
+                out.write_all(b"\n")?;
+                out.flush()?;
+            }
+            LiveFormat::Text => match &ev {
+                Event::Partial { text, .. } if tty => {
+                    write!(out, "\r\x1b[2K{text}")?;
+                    out.flush()?;
+                    partial_shown = true;
+                }
+                Event::Final(seg) => {
+                    if partial_shown {
+                        write!(out, "\r\x1b[2K")?;
+                        partial_shown = false;
+                    }
+                    writeln!(out, "{}", seg.text)?;
+                    out.flush()?;
+                }
+                Event::Stats(st) => {
+                    if st.falling_behind && !warned {
+                        eprintln!(
+                            "hark: too slow: dropping audio to keep up ({:.1} s so far)",
+                            st.dropped_s
+                        );
+                        warned = true;
+                    }
+                    if common.stats {
+                        eprintln!(
+                            "[{:.1} s audio, rtf {:.3}, latency {:.2} s, ring {:.0}%, dropped {:.1} s]",
+                            st.audio_s, st.rtf, st.latency_s, 100.0 * st.ring_fill, st.dropped_s
+                        );
+                    }
+                }
+                _ => {}
+            },
+        }
+        match ev {
+            Event::Error { message } => error = Some(message),
+            Event::Finished => break,
+            _ => {}
+        }
+    }
+    if partial_shown {
+        writeln!(out)?;
+    }
+    pipeline.join();
+    match error {
+        Some(e) => anyhow::bail!(e),
+        None => Ok(()),
+    }
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -140,6 +314,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Transcribe(args) => transcribe(args),
+        Command::Devices => devices(),
+        Command::Live(args) => MicSource::open(args.device.as_deref())
+            .map_err(anyhow::Error::from)
+            .and_then(|src| run_live(Box::new(src), &args.common)),
+        Command::Replay(args) => parse_pace(&args.speed)
+            .and_then(|pace| Ok(FileSource::open(args.file.clone(), pace)?))
+            .and_then(|src| run_live(Box::new(src), &args.common)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,8 +2,26 @@
 //! normalization, character/word error rates and the equal error rate of speaker scores.
 
 const ONES: [&str; 20] = [
-    "ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE", "TEN", "ELEVEN",
-    "TWELVE", "THIRTEEN", "FOURTEEN", "FIFTEEN", "SIXTEEN", "SEVENTEEN", "EIGHTEEN", "NINETEEN",
+    "ZERO",
+    "ONE",
+    "TWO",
+    "THREE",
+    "FOUR",
+    "FIVE",
+    "SIX",
+    "SEVEN",
+    "EIGHT",
+    "NINE",
+    "TEN",
+    "ELEVEN",
+    "TWELVE",
+    "THIRTEEN",
+    "FOURTEEN",
+    "FIFTEEN",
+    "SIXTEEN",
+    "SEVENTEEN",
+    "EIGHTEEN",
+    "NINETEEN",
 ];
 const TENS: [&str; 10] = [
     "", "", "TWENTY", "THIRTY", "FORTY", "FIFTY", "SIXTY", "SEVENTY", "EIGHTY", "NINETY",
@@ -31,7 +49,11 @@ pub fn number_words(n: u64) -> String {
             format!("{head} AND {}", number_words(n % 100))
         };
     }
-    for (div, name) in [(1_000_000_000, "BILLION"), (1_000_000, "MILLION"), (1000, "THOUSAND")] {
+    for (div, name) in [
+        (1_000_000_000, "BILLION"),
+        (1_000_000, "MILLION"),
+        (1000, "THOUSAND"),
+    ] {
         if n >= div {
             let head = format!("{} {name}", number_words(n / div));
             let rest = n % div;
@@ -89,7 +111,9 @@ pub fn edit_distance<T: PartialEq>(a: &[T], b: &[T]) -> usize {
         row[0] = i + 1;
         for (j, y) in b.iter().enumerate() {
             let cur = row[j + 1];
-            row[j + 1] = (row[j + 1] + 1).min(row[j] + 1).min(prev + usize::from(x != y));
+            row[j + 1] = (row[j + 1] + 1)
+                .min(row[j] + 1)
+                .min(prev + usize::from(x != y));
             prev = cur;
         }
     }
@@ -169,7 +193,11 @@ mod tests {
         assert_eq!(number_words(0), "ZERO");
         assert_eq!(number_words(42), "FORTY TWO");
         assert_eq!(number_words(105), "ONE HUNDRED AND FIVE");
-        assert_eq!(number_words(2024), "TWO THOUSAND TWENTY FOUR");
+        assert_eq!(number_words(2024), "TWO THOUSAND AND TWENTY FOUR");
+        assert_eq!(
+            number_words(2345),
+            "TWO THOUSAND THREE HUNDRED AND FORTY FIVE"
+        );
         assert_eq!(number_words(1_000_001), "ONE MILLION AND ONE");
     }
 

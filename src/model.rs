@@ -286,8 +286,9 @@ impl ModelBundle {
             samples,
             plans: Mutex::new(PlanCache::default()),
             threads: threads.max(1),
-            executor: (threads > 1)
-                .then(|| tract_linalg::multithread::Executor::multithread_with_name(threads, "hark-tract")),
+            executor: (threads > 1).then(|| {
+                tract_linalg::multithread::Executor::multithread_with_name(threads, "hark-tract")
+            }),
         })
     }
 
@@ -336,12 +337,7 @@ impl ModelBundle {
         if samples < min {
             return Err(ModelError::TooShort { samples, min });
         }
-        if let Some(plan) = self
-            .plans
-            .lock()
-            .ok()
-            .and_then(|p| p.get(samples))
-        {
+        if let Some(plan) = self.plans.lock().ok().and_then(|p| p.get(samples)) {
             return Ok(plan);
         }
         let optimized = self.optimize_for(samples)?;

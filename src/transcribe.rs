@@ -2,15 +2,15 @@
 //! model on each, stitch the kept centre frames into one stream, and decode it.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::ctc::GreedyCtc;
 use crate::decode::{decode_file, DecodeError};
-use crate::features;
-use crate::manifest::OutputKind;
 use crate::model::{ModelBundle, ModelError};
 use crate::resample::{resample_all, ResampleError};
+use crate::stitch::{Block, Stitcher};
 use crate::transcript::{label_spans, segment_words, AudioInfo, SegmentRules, Transcript};
-use crate::window::{layout, WindowConfig};
+use crate::window::WindowConfig;
 
 /// Settings of the offline path.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -72,46 +72,48 @@ pub enum TranscribeError {
 }
 
 /// Runs the model over model-rate samples in overlapping windows and stitches the per-frame
-/// outputs. `progress(done, total)` is called after each window, in frames.
+/// outputs: the streaming [`Stitcher`] fed the whole input at once, so offline and live results
+/// agree exactly. `progress(done, total)` is called after each window, in frames.
 pub fn run_windows(
-    model: &ModelBundle,
+    model: &Arc<ModelBundle>,
     samples: &[f32],
     opts: &OfflineOptions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Stitched, ModelError> {
     let m = model.manifest();
-    let hop = m.frame_hop();
-    let field = m.receptive_field();
-    let frame_s = hop as f64 / m.sample_rate as f64;
+    let frame_s = m.frame_hop() as f64 / m.sample_rate as f64;
     let total = m.frames_for(samples.len());
     let cfg = WindowConfig::from_seconds(opts.left_s, opts.centre_s, opts.right_s, frame_s);
-    let ctc_dim = m.output(OutputKind::CtcLogits).map(|o| o.dim);
-    let lab_dim = m.output(OutputKind::FrameLogits).map(|o| o.dim);
+    let mut stitcher = Stitcher::new(model.clone(), cfg);
     let mut out = Stitched {
         frames: total,
-        ctc: ctc_dim.map(|d| Vec::with_capacity(total * d)),
-        frame_logits: lab_dim.map(|d| Vec::with_capacity(total * d)),
+        ..Default::default()
     };
-    let mut input = Vec::new();
-    for w in layout(total, cfg) {
-        let start = w.start_sample(hop);
-        let len = w.samples(hop, field);
-        features::prepare_into(&samples[start..start + len], m.do_normalize, &mut input);
-        let result = model.run(&input)?;
-        let lo = w.keep_from - w.first;
-        let hi = w.keep_to - w.first;
-        for (kind, dst) in [
-            (OutputKind::CtcLogits, out.ctc.as_mut()),
-            (OutputKind::FrameLogits, out.frame_logits.as_mut()),
-        ] {
-            if let (Some(dst), Some(o)) = (dst, result.get(kind)) {
-                let d = o.shape[1];
-                dst.extend_from_slice(&o.data[lo * d..hi * d]);
-            }
-        }
-        progress(w.keep_to, total);
+    let mut blocks = Vec::new();
+    // Feed in one-window chunks so progress moves and memory stays flat.
+    let chunk = cfg.total() * m.frame_hop();
+    for piece in samples.chunks(chunk.max(1)) {
+        stitcher.push(piece, &mut blocks)?;
+        absorb(&mut out, &mut blocks);
+        progress(stitcher.next_frame() as usize, total);
     }
+    stitcher.finish(&mut blocks)?;
+    absorb(&mut out, &mut blocks);
+    progress(total, total);
     Ok(out)
+}
+
+fn absorb(out: &mut Stitched, blocks: &mut Vec<Block>) {
+    for b in blocks.drain(..) {
+        if let Some(c) = b.ctc {
+            out.ctc.get_or_insert_with(Vec::new).extend_from_slice(&c);
+        }
+        if let Some(l) = b.labels {
+            out.frame_logits
+                .get_or_insert_with(Vec::new)
+                .extend_from_slice(&l);
+        }
+    }
 }
 
 /// Turns stitched outputs into a transcript.
@@ -149,7 +151,7 @@ pub fn transcript_from(
 
 /// Decodes, resamples and transcribes a file.
 pub fn transcribe_file(
-    model: &ModelBundle,
+    model: &Arc<ModelBundle>,
     path: &Path,
     opts: &OfflineOptions,
     progress: &mut dyn FnMut(usize, usize),

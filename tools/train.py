@@ -266,6 +266,8 @@ def main() -> None:
     ap.add_argument("--real-weight", type=int, default=3, help="times each real recording is repeated per epoch")
     ap.add_argument("--frame-weight", type=float, default=0.3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--restart-schedule", action="store_true",
+                    help="on resume, run a fresh warmup + cosine from the resumed step to --steps")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--save-every", type=int, default=200)
     ap.add_argument("--eval-every", type=int, default=1000)
@@ -297,10 +299,14 @@ def main() -> None:
     say(f"parameters: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M")
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
 
+    base = 0
+
     def lr_at(step: int) -> float:
+        step -= base
+        total = args.steps - base
         if step < args.warmup:
             return args.lr * (step + 1) / args.warmup
-        p = min(1.0, (step - args.warmup) / max(1, args.steps - args.warmup))
+        p = min(1.0, (step - args.warmup) / max(1, total - args.warmup))
         return args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * p)))
 
     step, epoch = 0, 0
@@ -313,6 +319,9 @@ def main() -> None:
         rng.setstate(state["rng"])
         nprng = np.random.default_rng(args.seed + step)
         say(f"resumed at step {step}, epoch {epoch}")
+        if args.restart_schedule:
+            base = step
+            say(f"schedule restarted: lr {args.lr:.1e}, warmup {args.warmup}, until step {args.steps}")
 
     ctc_loss = nn.CTCLoss(blank=0, zero_infinity=True)
     ce = nn.CrossEntropyLoss(ignore_index=-100)
