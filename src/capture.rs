@@ -88,6 +88,28 @@ pub struct DeviceInfo {
     pub configs: Vec<String>,
 }
 
+/// Keeps ALSA's C library from printing its own errors on stderr while probing devices on this
+/// thread (hark reports problems itself, in one line).
+fn quiet_alsa() -> Option<Box<dyn std::any::Any>> {
+    #[cfg(target_os = "linux")]
+    {
+        alsa::Output::local_error_handler()
+            .ok()
+            .map(|h| Box::new(h) as Box<dyn std::any::Any>)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+fn not_available(e: &cpal::Error) -> bool {
+    matches!(
+        e.kind(),
+        cpal::ErrorKind::DeviceNotAvailable | cpal::ErrorKind::HostUnavailable
+    )
+}
+
 fn device_name(d: &cpal::Device) -> String {
     d.description()
         .map(|x| x.name().to_string())
@@ -97,6 +119,7 @@ fn device_name(d: &cpal::Device) -> String {
 
 /// Lists input devices of the default host. An empty list means no capture device at all.
 pub fn list_devices() -> Vec<DeviceInfo> {
+    let _quiet = quiet_alsa();
     let host = cpal::default_host();
     let default = host.default_input_device().map(|d| device_name(&d));
     let Ok(devices) = host.input_devices() else {
@@ -119,21 +142,46 @@ pub fn list_devices() -> Vec<DeviceInfo> {
                 }),
                 configs: d
                     .supported_input_configs()
-                    .map(|it| {
-                        it.map(|c| {
-                            format!(
-                                "{} ch, {}-{} Hz, {:?}",
-                                c.channels(),
-                                c.min_sample_rate(),
-                                c.max_sample_rate(),
-                                c.sample_format()
-                            )
-                        })
-                        .collect()
-                    })
+                    .map(|it| summarize(it.collect()))
                     .unwrap_or_default(),
                 name,
             }
+        })
+        .collect()
+}
+
+/// One line per rate range: channel range and sample formats (devices like ALSA's `null`
+/// report hundreds of combinations).
+fn summarize(configs: Vec<cpal::SupportedStreamConfigRange>) -> Vec<String> {
+    let mut groups: Vec<((u32, u32), u16, u16, Vec<String>)> = Vec::new();
+    for c in configs {
+        let key = (c.min_sample_rate(), c.max_sample_rate());
+        let fmt = format!("{:?}", c.sample_format());
+        match groups.iter_mut().find(|g| g.0 == key) {
+            Some(g) => {
+                g.1 = g.1.min(c.channels());
+                g.2 = g.2.max(c.channels());
+                if !g.3.contains(&fmt) {
+                    g.3.push(fmt);
+                }
+            }
+            None => groups.push((key, c.channels(), c.channels(), vec![fmt])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|((lo, hi), cmin, cmax, fmts)| {
+            let ch = if cmin == cmax {
+                format!("{cmin} ch")
+            } else {
+                format!("{cmin}-{cmax} ch")
+            };
+            let rate = if lo == hi {
+                format!("{lo} Hz")
+            } else {
+                format!("{lo}-{hi} Hz")
+            };
+            format!("{ch}, {rate}, {}", fmts.join(" "))
         })
         .collect()
 }
@@ -148,6 +196,7 @@ pub struct MicSource {
 impl MicSource {
     /// Opens the default input device, or the one whose index or name (or part of it) is given.
     pub fn open(selector: Option<&str>) -> Result<MicSource, SourceError> {
+        let _quiet = quiet_alsa();
         let host = cpal::default_host();
         let device = match selector {
             None => host.default_input_device().ok_or(SourceError::NoDevice)?,
@@ -174,12 +223,16 @@ impl MicSource {
             }
         };
         let name = device_name(&device);
-        let config = device
-            .default_input_config()
-            .map_err(|e| SourceError::Device {
-                device: name.clone(),
-                reason: e.to_string(),
-            })?;
+        let config = device.default_input_config().map_err(|e| {
+            if not_available(&e) {
+                SourceError::NoDevice
+            } else {
+                SourceError::Device {
+                    device: name.clone(),
+                    reason: e.to_string(),
+                }
+            }
+        })?;
         Ok(MicSource {
             device,
             name,
@@ -232,9 +285,15 @@ impl Source for MicSource {
         let format = self.config.sample_format();
         let config: cpal::StreamConfig = self.config.clone().into();
         let callback = CaptureCallback::new(ring, channels);
-        let err = |e: cpal::Error| SourceError::Device {
-            device: self.name.clone(),
-            reason: e.to_string(),
+        let err = |e: cpal::Error| {
+            if not_available(&e) {
+                SourceError::NoDevice
+            } else {
+                SourceError::Device {
+                    device: self.name.clone(),
+                    reason: e.to_string(),
+                }
+            }
         };
         let stream = match format {
             SampleFormat::F32 => build::<f32>(&self.device, &config, callback),

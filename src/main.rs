@@ -325,8 +325,17 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line: the whole cause chain, outermost first.
-            eprintln!("hark: {e:#}");
+            // One line: the cause chain, outermost first, leaving out causes whose text the
+            // message already contains (hark's errors embed their source).
+            let mut msg = e.to_string();
+            for cause in e.chain().skip(1) {
+                let c = cause.to_string();
+                if !msg.contains(&c) {
+                    msg.push_str(": ");
+                    msg.push_str(&c);
+                }
+            }
+            eprintln!("hark: {msg}");
             ExitCode::FAILURE
         }
     }

@@ -259,3 +259,52 @@ fn missing_model_is_one_clear_line() {
         "No such file",
     );
 }
+
+#[test]
+fn live_without_a_sound_card_is_one_clear_line() {
+    // Only meaningful where the machine has no capture hardware (servers, CI).
+    let cards = std::fs::read_to_string("/proc/asound/cards").unwrap_or_default();
+    if !(cards.is_empty() || cards.contains("no soundcards")) {
+        eprintln!("skipped: this machine has a sound card");
+        return;
+    }
+    let o = hark(&["live", "-m", fixture("rotary-ctc").to_str().unwrap()]);
+    assert_one_line_error(&o, "hark: no audio input device found", "microphone");
+}
+
+#[test]
+fn replay_prints_json_lines_when_piped() {
+    let model = fixture("rotary-ctc");
+    let o = hark(&[
+        "replay",
+        root()
+            .join("assets/hello-espeak-en-029.wav")
+            .to_str()
+            .unwrap(),
+        "-m",
+        model.to_str().unwrap(),
+        "--speed",
+        "max",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.last().unwrap()["type"], "finished");
+    assert!(lines.iter().any(|l| l["type"] == "final"));
+    let bad = hark(&[
+        "replay",
+        "x.wav",
+        "-m",
+        model.to_str().unwrap(),
+        "--speed",
+        "fast",
+    ]);
+    assert_one_line_error(
+        &bad,
+        "hark: --speed must be a positive number or `max`",
+        "fast",
+    );
+}
