@@ -153,7 +153,9 @@ pub fn list_devices() -> Vec<DeviceInfo> {
 /// One line per rate range: channel range and sample formats (devices like ALSA's `null`
 /// report hundreds of combinations).
 fn summarize(configs: Vec<cpal::SupportedStreamConfigRange>) -> Vec<String> {
-    let mut groups: Vec<((u32, u32), u16, u16, Vec<String>)> = Vec::new();
+    // (rate range, min channels, max channels, formats)
+    type Group = ((u32, u32), u16, u16, Vec<String>);
+    let mut groups: Vec<Group> = Vec::new();
     for c in configs {
         let key = (c.min_sample_rate(), c.max_sample_rate());
         let fmt = format!("{:?}", c.sample_format());
@@ -251,7 +253,7 @@ where
     f32: FromSample<T>,
 {
     device.build_input_stream(
-        config.clone(),
+        *config,
         move |data: &[T], _: &cpal::InputCallbackInfo| {
             callback.on_data(data);
         },
@@ -283,7 +285,7 @@ impl Source for MicSource {
     ) -> Result<SourceHandle, SourceError> {
         let channels = self.config.channels() as usize;
         let format = self.config.sample_format();
-        let config: cpal::StreamConfig = self.config.clone().into();
+        let config: cpal::StreamConfig = self.config.into();
         let callback = CaptureCallback::new(ring, channels);
         let err = |e: cpal::Error| {
             if not_available(&e) {

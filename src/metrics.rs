@@ -35,7 +35,7 @@ pub fn number_words(n: u64) -> String {
     }
     if n < 100 {
         let t = TENS[(n / 10) as usize];
-        return if n % 10 == 0 {
+        return if n.is_multiple_of(10) {
             t.to_string()
         } else {
             format!("{t} {}", ONES[(n % 10) as usize])
@@ -43,7 +43,7 @@ pub fn number_words(n: u64) -> String {
     }
     if n < 1000 {
         let head = format!("{} HUNDRED", ONES[(n / 100) as usize]);
-        return if n % 100 == 0 {
+        return if n.is_multiple_of(100) {
             head
         } else {
             format!("{head} AND {}", number_words(n % 100))

@@ -1,0 +1,65 @@
+//! Streaming benchmark: replays a file through the live pipeline at real time for several
+//! window settings and reports streaming RTF, final-text lag (newest audio minus newest final
+//! frame, from the pipeline's stats), partial count and ring fill.
+//!
+//! `cargo run --release --example stream_bench -- MODEL_DIR AUDIO_FILE [SPEED]`
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use hark::events::Event;
+use hark::model::ModelBundle;
+use hark::pipeline::{LiveConfig, Pipeline};
+use hark::source::{FileSource, Pace};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let model_dir = PathBuf::from(args.next().expect("MODEL_DIR"));
+    let audio = PathBuf::from(args.next().expect("AUDIO_FILE"));
+    let speed: f64 = args.next().map(|s| s.parse().expect("SPEED")).unwrap_or(1.0);
+    let model = Arc::new(ModelBundle::load(&model_dir).expect("model"));
+    println!("| left s | centre s | right s | window s | streaming RTF | final lag p50 s | final lag max s | partials/s | max ring fill |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for (l, c, r) in [(1.0, 0.4, 0.4), (2.0, 0.6, 0.4), (2.0, 1.0, 0.6), (3.0, 1.0, 1.0), (4.0, 2.0, 1.0)] {
+        let cfg = LiveConfig {
+            left_s: l,
+            centre_s: c,
+            right_s: r,
+            ..Default::default()
+        };
+        let src = FileSource::open(audio.clone(), Pace::Speed(speed)).expect("audio");
+        let t = Instant::now();
+        let p = Pipeline::start(model.clone(), Box::new(src), cfg).expect("pipeline");
+        let (mut rtf, mut lags, mut partials, mut fill, mut audio_s) = (Vec::new(), Vec::new(), 0, 0f64, 0.0);
+        for ev in p.events().iter() {
+            match ev {
+                Event::Stats(s) => {
+                    rtf.push(s.rtf);
+                    lags.push(s.latency_s);
+                    fill = fill.max(s.ring_fill);
+                    audio_s = s.audio_s;
+                }
+                Event::Partial { .. } => partials += 1,
+                Event::Finished => break,
+                _ => {}
+            }
+        }
+        p.join();
+        // The last stats event comes after the final flush; leave it out of the lag figures.
+        lags.pop();
+        rtf.pop();
+        lags.sort_by(f64::total_cmp);
+        let p50 = lags.get(lags.len() / 2).copied().unwrap_or(0.0);
+        let max = lags.last().copied().unwrap_or(0.0);
+        let mean_rtf = rtf.iter().sum::<f64>() / rtf.len().max(1) as f64;
+        let wall = t.elapsed().as_secs_f64();
+        println!(
+            "| {l} | {c} | {r} | {:.1} | {mean_rtf:.3} | {p50:.2} | {max:.2} | {:.1} | {:.0}% |",
+            l + c + r,
+            partials as f64 / wall,
+            100.0 * fill
+        );
+        let _ = audio_s;
+    }
+}
