@@ -1,6 +1,8 @@
 //! Streaming benchmark: replays a file through the live pipeline at real time for several
 //! window settings and reports streaming RTF, final-text lag (newest audio minus newest final
-//! frame, from the pipeline's stats), partial count and ring fill.
+//! frame, from the pipeline's stats), partial count and ring fill, and — when the model
+//! recognizes words — caption latency per word: from the word's end in the audio to its first
+//! appearance in a partial and in a final (p50/p95, at speed 1 stream time = wall time).
 //!
 //! `cargo run --release --example stream_bench -- MODEL_DIR AUDIO_FILE [SPEED]`
 
@@ -17,11 +19,20 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let model_dir = PathBuf::from(args.next().expect("MODEL_DIR"));
     let audio = PathBuf::from(args.next().expect("AUDIO_FILE"));
-    let speed: f64 = args.next().map(|s| s.parse().expect("SPEED")).unwrap_or(1.0);
+    let speed: f64 = args
+        .next()
+        .map(|s| s.parse().expect("SPEED"))
+        .unwrap_or(1.0);
     let model = Arc::new(ModelBundle::load(&model_dir).expect("model"));
-    println!("| left s | centre s | right s | window s | streaming RTF | final lag p50 s | final lag max s | partials/s | max ring fill |");
-    println!("|---|---|---|---|---|---|---|---|---|");
-    for (l, c, r) in [(1.0, 0.4, 0.4), (2.0, 0.6, 0.4), (2.0, 1.0, 0.6), (3.0, 1.0, 1.0), (4.0, 2.0, 1.0)] {
+    println!("| left s | centre s | right s | window s | streaming RTF | final lag p50 s | final lag max s | partials/s | max ring fill | word→partial p50/p95 s | word→final p50/p95 s |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for (l, c, r) in [
+        (1.0, 0.4, 0.4),
+        (2.0, 0.6, 0.4),
+        (2.0, 1.0, 0.6),
+        (3.0, 1.0, 1.0),
+        (4.0, 2.0, 1.0),
+    ] {
         let cfg = LiveConfig {
             left_s: l,
             centre_s: c,
@@ -31,7 +42,11 @@ fn main() {
         let src = FileSource::open(audio.clone(), Pace::Speed(speed)).expect("audio");
         let t = Instant::now();
         let p = Pipeline::start(model.clone(), Box::new(src), cfg).expect("pipeline");
-        let (mut rtf, mut lags, mut partials, mut fill, mut audio_s) = (Vec::new(), Vec::new(), 0, 0f64, 0.0);
+        // segment -> wall time (s since start) at which its k-th word first showed in a partial
+        let mut first_seen: std::collections::HashMap<u64, Vec<f64>> = Default::default();
+        let (mut lat_partial, mut lat_final) = (Vec::new(), Vec::new());
+        let (mut rtf, mut lags, mut partials, mut fill, mut audio_s) =
+            (Vec::new(), Vec::new(), 0, 0f64, 0.0);
         for ev in p.events().iter() {
             match ev {
                 Event::Stats(s) => {
@@ -40,7 +55,24 @@ fn main() {
                     fill = fill.max(s.ring_fill);
                     audio_s = s.audio_s;
                 }
-                Event::Partial { .. } => partials += 1,
+                Event::Partial { segment, text } => {
+                    partials += 1;
+                    let now = t.elapsed().as_secs_f64() / speed;
+                    let seen = first_seen.entry(segment).or_default();
+                    let n = text.split_whitespace().count();
+                    while seen.len() < n {
+                        seen.push(now);
+                    }
+                }
+                Event::Final(seg) => {
+                    let now = t.elapsed().as_secs_f64() / speed;
+                    let seen = first_seen.remove(&seg.segment).unwrap_or_default();
+                    for (k, w) in seg.words.iter().enumerate() {
+                        lat_final.push(now - w.end);
+                        let shown = seen.get(k).copied().unwrap_or(now).min(now);
+                        lat_partial.push(shown - w.end);
+                    }
+                }
                 Event::Finished => break,
                 _ => {}
             }
@@ -54,11 +86,21 @@ fn main() {
         let max = lags.last().copied().unwrap_or(0.0);
         let mean_rtf = rtf.iter().sum::<f64>() / rtf.len().max(1) as f64;
         let wall = t.elapsed().as_secs_f64();
+        let pct = |v: &mut Vec<f64>, q: f64| {
+            v.sort_by(f64::total_cmp);
+            v.get(((v.len() as f64 - 1.0) * q).round() as usize).copied()
+        };
+        let words = |v: &mut Vec<f64>| match (pct(v, 0.5), pct(v, 0.95)) {
+            (Some(a), Some(b)) => format!("{a:.2} / {b:.2}"),
+            _ => "no words".to_string(),
+        };
         println!(
-            "| {l} | {c} | {r} | {:.1} | {mean_rtf:.3} | {p50:.2} | {max:.2} | {:.1} | {:.0}% |",
+            "| {l} | {c} | {r} | {:.1} | {mean_rtf:.3} | {p50:.2} | {max:.2} | {:.1} | {:.0}% | {} | {} |",
             l + c + r,
             partials as f64 / wall,
-            100.0 * fill
+            100.0 * fill,
+            words(&mut lat_partial),
+            words(&mut lat_final)
         );
         let _ = audio_s;
     }

@@ -102,11 +102,7 @@ impl Captioner {
                 segment: self.segment,
                 start: words[0].start,
                 end: words[words.len() - 1].end,
-                text: words
-                    .iter()
-                    .map(|w| w.text.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                text: crate::ctc::join_words(&words),
                 words,
             }));
             self.segment += 1;

@@ -30,6 +30,15 @@ pub struct Word {
     pub text: String,
 }
 
+/// Words' texts joined by single spaces.
+pub fn join_words(words: &[Word]) -> String {
+    words
+        .iter()
+        .map(|w| w.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Index of the largest value (the first one on ties, like `torch.argmax`).
 pub fn argmax(row: &[f32]) -> usize {
     let mut best = 0;
@@ -133,11 +142,7 @@ impl GreedyCtc {
 
     /// Decoded text so far (words separated by one space, no leading/trailing space).
     pub fn text(&self) -> String {
-        self.words(1.0)
-            .into_iter()
-            .map(|w| w.text)
-            .collect::<Vec<_>>()
-            .join(" ")
+        join_words(&self.words(1.0))
     }
 
     /// Decoded words so far; `frame_s` is the duration of one model frame in seconds.

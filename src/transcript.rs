@@ -118,11 +118,7 @@ pub fn segment_words(words: &[Word], rules: SegmentRules) -> Vec<Segment> {
             start: words[0].start,
             end: words[words.len() - 1].end,
             speaker: None,
-            text: words
-                .iter()
-                .map(|w| w.text.as_str())
-                .collect::<Vec<_>>()
-                .join(" "),
+            text: crate::ctc::join_words(&words),
             words,
         });
     };
