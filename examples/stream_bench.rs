@@ -88,7 +88,8 @@ fn main() {
         let wall = t.elapsed().as_secs_f64();
         let pct = |v: &mut Vec<f64>, q: f64| {
             v.sort_by(f64::total_cmp);
-            v.get(((v.len() as f64 - 1.0) * q).round() as usize).copied()
+            v.get(((v.len() as f64 - 1.0) * q).round() as usize)
+                .copied()
         };
         let words = |v: &mut Vec<f64>| match (pct(v, 0.5), pct(v, 0.95)) {
             (Some(a), Some(b)) => format!("{a:.2} / {b:.2}"),
