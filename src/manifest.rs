@@ -108,6 +108,10 @@ pub struct Manifest {
     /// transformers version that produced the export.
     #[serde(default)]
     pub transformers_version: Option<String>,
+    /// Shortest input (samples) every output is defined for (the x-vector head's TDNN and
+    /// statistics pooling need several frames); shorter windows are zero-padded to it.
+    #[serde(default)]
+    pub min_samples: Option<usize>,
 }
 
 /// Everything that can be wrong with a manifest on its own.
@@ -296,6 +300,7 @@ mod tests {
             id2label: None,
             xvector_dim: None,
             transformers_version: None,
+            min_samples: None,
         }
     }
 

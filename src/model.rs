@@ -331,25 +331,42 @@ impl ModelBundle {
             .map_err(run_err)
     }
 
+    /// Shortest window the graph runs on as it is; shorter ones (down to one frame) are
+    /// zero-padded to this length by [`ModelBundle::run`].
+    pub fn min_samples(&self) -> usize {
+        self.manifest
+            .receptive_field()
+            .max(self.manifest.min_samples.unwrap_or(0))
+    }
+
     /// The optimized plan for a window length: built on first use, then cached.
     pub fn plan(&self, samples: usize) -> Result<Arc<Plan>, ModelError> {
-        let min = self.manifest.receptive_field();
+        let min = self.min_samples();
         if samples < min {
             return Err(ModelError::TooShort { samples, min });
         }
         if let Some(plan) = self.plans.lock().ok().and_then(|p| p.get(samples)) {
             return Ok(plan);
         }
-        let optimized = self.optimize_for(samples)?;
-        let options = RunOptions {
-            executor: self.executor.clone(),
-            ..Default::default()
-        };
-        let plan =
+        // tract asserts rather than errors on some degenerate graphs (a reduction over zero
+        // frames, say): keep such a panic from taking the caller's thread down.
+        let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let optimized = self.optimize_for(samples)?;
+            let options = RunOptions {
+                executor: self.executor.clone(),
+                ..Default::default()
+            };
             SimplePlan::new_with_options(optimized, &options).map_err(|e| ModelError::Run {
                 samples,
                 reason: chain(&e),
-            })?;
+            })
+        }));
+        let plan = built.unwrap_or_else(|_| {
+            Err(ModelError::Run {
+                samples,
+                reason: "tract panicked while optimizing the graph".into(),
+            })
+        })?;
         if let Ok(mut plans) = self.plans.lock() {
             plans.insert(samples, plan.clone());
         }
@@ -376,6 +393,27 @@ impl ModelBundle {
     /// Runs one window of model-rate samples. The input must already be normalized when the
     /// manifest says `do_normalize` (see [`crate::features::normalize`]).
     pub fn run(&self, input: &[f32]) -> Result<ModelOutput, ModelError> {
+        let field = self.manifest.receptive_field();
+        if input.len() < field {
+            return Err(ModelError::TooShort {
+                samples: input.len(),
+                min: field,
+            });
+        }
+        let min = self.min_samples();
+        if input.len() < min {
+            // Zero-pad to the graph's minimum, then keep only the real frames.
+            let frames = self.manifest.frames_for(input.len());
+            let mut padded = input.to_vec();
+            padded.resize(min, 0.0);
+            let mut out = self.run(&padded)?;
+            for o in out.outputs.iter_mut().filter(|o| o.kind.is_per_frame()) {
+                let d = o.shape[1];
+                o.data.truncate(frames * d);
+                o.shape[0] = frames;
+            }
+            return Ok(out);
+        }
         let samples = input.len();
         let plan = self.plan(samples)?;
         let run_err = |e: anyhow::Error| ModelError::Run {
@@ -383,7 +421,11 @@ impl ModelBundle {
             reason: chain(&e),
         };
         let tensor = Tensor::from_shape(&[1, samples], input).map_err(run_err)?;
-        let results = plan.run(tvec!(tensor.into())).map_err(run_err)?;
+        let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            plan.run(tvec!(tensor.into()))
+        }))
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("tract panicked while running the graph")))
+        .map_err(run_err)?;
         let mut outputs = Vec::with_capacity(results.len());
         for (spec, value) in self.manifest.outputs.iter().zip(results.iter()) {
             let view = value.to_plain_array_view::<f32>().map_err(run_err)?;

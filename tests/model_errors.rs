@@ -156,3 +156,22 @@ fn too_short_input_is_an_error_not_a_panic() {
         "input of 100 samples is shorter than one model frame (165 samples)"
     );
 }
+
+#[test]
+fn inputs_too_short_for_the_xvector_head_are_padded_not_panics() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rotary-xvector");
+    let model = ModelBundle::load(&dir).unwrap();
+    // 1000 samples: 5 frames, fewer than the TDNN needs (hark.json min_samples 2405).
+    assert_eq!(model.min_samples(), 2405);
+    let x: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.1).sin()).collect();
+    let out = model.run(&x).unwrap();
+    let emb = out
+        .get(hark::manifest::OutputKind::XvectorEmbeddings)
+        .unwrap();
+    assert_eq!(emb.shape, vec![12]);
+    assert!(emb.data.iter().all(|v| v.is_finite()));
+    // Per-frame outputs keep the real frame count.
+    let frame_model = ModelBundle::load(&dir.with_file_name("rotary-frame")).unwrap();
+    let out = frame_model.run(&x).unwrap();
+    assert_eq!(out.frames(), Some(frame_model.manifest().frames_for(1000)));
+}

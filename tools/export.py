@@ -206,6 +206,17 @@ def feature_settings(checkpoint: str) -> tuple[int, bool]:
         return 16000, True
 
 
+def min_samples_for_xvector(cfg) -> int:
+    """Shortest input for which the x-vector head is defined: its TDNN layers eat
+    sum((kernel - 1) * dilation) frames and the unbiased std of statistics pooling needs 2."""
+    field, jump = 1, 1
+    for k, s in zip(cfg.conv_kernel, cfg.conv_stride):
+        field += (k - 1) * jump
+        jump *= s
+    eaten = sum((k - 1) * d for k, d in zip(cfg.tdnn_kernel, cfg.tdnn_dilation))
+    return field + (eaten + 1) * jump
+
+
 def manifest_for(model, head: str, checkpoint: str, onnx_name: str) -> dict:
     import transformers
 
@@ -234,6 +245,7 @@ def manifest_for(model, head: str, checkpoint: str, onnx_name: str) -> dict:
         manifest["id2label"] = [cfg.id2label[i] for i in range(cfg.num_labels)]
     if head == "xvector":
         manifest["xvector_dim"] = cfg.xvector_output_dim
+        manifest["min_samples"] = min_samples_for_xvector(cfg)
     return manifest
 
 

@@ -113,6 +113,7 @@ def main() -> None:
     ]
     manifest["id2label"] = [frame.config.id2label[i] for i in range(frame.config.num_labels)]
     manifest["xvector_dim"] = xvec.config.xvector_output_dim
+    manifest["min_samples"] = hark_export.min_samples_for_xvector(xvec.config)
     (args.out / "hark.json").write_text(json.dumps(manifest, indent=2) + "\n")
     (args.out / "golden.json").write_text(json.dumps({"cases": cases}))
 

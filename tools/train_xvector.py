@@ -155,6 +155,9 @@ def main() -> None:
             model.train()
             model.wav2vec2_conformer.eval()
             say(f"held-out voices EER {e:.3f} (PyTorch, 3 s crops)")
+    # Re-save the CTC and frame heads from the same checkpoint, so all three exports share the
+    # exact encoder weights (export_bundle.py checks that).
+    joint.save_hf(args.work / "export")
     out_dir = args.work / "export" / "xvector"
     model.save_pretrained(out_dir)
     from transformers import Wav2Vec2FeatureExtractor
