@@ -3,23 +3,41 @@
 //! # Pipeline
 //!
 //! ```text
-//!  file ──decode──▶ mono f32 ──resample──▶ 16 kHz ──window──▶ model (tract) ──▶ stitch ──▶ ctc ──▶ transcript
-//!  (symphonia)                (rubato)              L | centre | R   cached plan     centre      greedy     text/json/srt/vtt
-//!                                                                    per length      frames
+//! live:    cpal callback / file replay ──ring (SPSC)──▶ inference thread ──events──▶ CLI / GUI
+//!            convert, downmix, push        lock-free      resample, stitch, caption   bounded channel
+//! offline: file ──decode──▶ mono f32 ──resample──▶ 16 kHz ──stitch──▶ ctc ──▶ transcript (text/json/srt/vtt)
 //! ```
+//!
+//! Both paths run the same [`stitch::Stitcher`]: windows of left context | centre | right
+//! look-ahead, all of one length so one optimized plan (positional embeddings folded once)
+//! serves the stream; only the centre frames are kept.
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`decode`] | audio files to mono samples (symphonia) |
-//! | [`resample`] | any rate to the model rate (rubato) |
+//! | [`capture`] | microphone input and the real-time callback (the only user of cpal) |
+//! | [`ring`] | the lock-free SPSC audio ring (the only user of ringbuf) |
+//! | [`source`] | sources behind one trait: microphone, file replay, in-memory |
+//! | [`decode`] | audio files to mono samples (the only user of symphonia) |
+//! | [`resample`] | any rate to the model rate, whole-clip and streaming (the only user of rubato) |
 //! | [`features`] | waveform normalization as `Wav2Vec2FeatureExtractor` |
 //! | [`manifest`] | `hark.json`: vocab, labels, frame geometry |
-//! | [`model`] | the ONNX graph, per-length optimized plans (tract) |
-//! | [`window`] | overlapping window layout and stitching ranges |
-//! | [`ctc`] | greedy CTC decoding with word times |
+//! | [`model`] | the ONNX graph, per-length optimized plans (the only user of tract) |
+//! | [`window`] | window sizes in frames |
+//! | [`stitch`] | streaming windowed inference and stitching of centre frames |
+//! | [`ctc`] | incremental greedy CTC decoding with word times |
+//! | [`caption`] | partial/final text, endpointing, frame labels |
+//! | [`events`] | the caption event enum |
+//! | [`pipeline`] | threads and channels of the live path, overload shedding |
 //! | [`transcribe`] | the offline whole-file driver |
 //! | [`transcript`] | the result types and their writers |
 //! | [`metrics`] | text normalization, CER/WER, speaker EER |
+//!
+//! # Real-time rules
+//!
+//! The capture callback ([`capture::CaptureCallback::on_data`]) converts, downmixes into a
+//! preallocated buffer and pushes into the ring: no lock, allocation, I/O, logging, resampling
+//! or inference (tests count allocations). Everything else happens on the inference thread,
+//! which drops the oldest audio rather than let the ring or memory grow when it falls behind.
 //!
 //! # Units
 //!
@@ -31,8 +49,9 @@
 //!
 //! # Threads
 //!
-//! The model is loaded once ([`model::ModelBundle`]) and shared; runs take `&self`. tract uses
-//! up to `threads` cores for matrix products inside one run.
+//! The model is loaded once ([`model::ModelBundle`]) and shared (`Arc`); runs take `&self`.
+//! tract uses up to `threads` cores (one shared pool) for matrix products inside one run. The
+//! live path has a source thread (or the cpal callback) and one inference thread.
 #![warn(missing_docs)]
 
 pub mod caption;
