@@ -4,16 +4,21 @@
 //! recognizes words — caption latency per word: from the word's end in the audio to its first
 //! appearance in a partial and in a final (p50/p95, at speed 1 stream time = wall time).
 //!
-//! `cargo run --release --example stream_bench -- MODEL_DIR AUDIO_FILE [SPEED]`
+//! With a reference transcript (REF_TEXT_FILE), also the word error rate of each setting's final
+//! text against the reference and against full-context decoding (the whole file in one window).
+//!
+//! `cargo run --release --example stream_bench -- MODEL_DIR AUDIO_FILE [SPEED] [REF_TEXT_FILE]`
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use hark::events::Event;
+use hark::metrics::{normalize_text, ErrorRates};
 use hark::model::ModelBundle;
 use hark::pipeline::{LiveConfig, Pipeline};
 use hark::source::{FileSource, Pace};
+use hark::transcribe::{transcribe_file, OfflineOptions};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -23,9 +28,38 @@ fn main() {
         .next()
         .map(|s| s.parse().expect("SPEED"))
         .unwrap_or(1.0);
+    let reference = args
+        .next()
+        .map(|p| normalize_text(&std::fs::read_to_string(p).expect("REF_TEXT_FILE")));
     let model = Arc::new(ModelBundle::load(&model_dir).expect("model"));
-    println!("| left s | centre s | right s | window s | streaming RTF | final lag p50 s | final lag max s | partials/s | max ring fill | word→partial p50/p95 s | word→final p50/p95 s |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    // Full context: the whole file in one window.
+    let whole = OfflineOptions {
+        left_s: 0.0,
+        centre_s: 3600.0,
+        right_s: 0.0,
+        ..Default::default()
+    };
+    let full = transcribe_file(&model, &audio, &whole, &mut |_, _| {})
+        .expect("offline transcription")
+        .text();
+    let offline = transcribe_file(&model, &audio, &OfflineOptions::default(), &mut |_, _| {})
+        .expect("offline transcription")
+        .text();
+    let wer = |hyp: &str, r: &str| {
+        let mut e = ErrorRates::default();
+        e.add(&normalize_text(hyp), r);
+        format!("{:.1}%", 100.0 * e.wer())
+    };
+    if let Some(r) = &reference {
+        println!(
+            "full-context WER vs reference: {}; offline (`hark transcribe` defaults) WER: {}, vs full context: {}\n",
+            wer(&full, r),
+            wer(&offline, r),
+            wer(&offline, &normalize_text(&full))
+        );
+    }
+    println!("| left s | centre s | right s | window s | streaming RTF | final lag p50 s | final lag max s | partials/s | max ring fill | word→partial p50/p95 s | word→final p50/p95 s | WER vs full context | WER vs reference |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (l, c, r) in [
         (1.0, 0.4, 0.4),
         (2.0, 0.6, 0.4),
@@ -44,6 +78,7 @@ fn main() {
         let p = Pipeline::start(model.clone(), Box::new(src), cfg).expect("pipeline");
         // segment -> wall time (s since start) at which its k-th word first showed in a partial
         let mut first_seen: std::collections::HashMap<u64, Vec<f64>> = Default::default();
+        let mut finals = Vec::new();
         let (mut lat_partial, mut lat_final) = (Vec::new(), Vec::new());
         let (mut rtf, mut lags, mut partials, mut fill, mut audio_s) =
             (Vec::new(), Vec::new(), 0, 0f64, 0.0);
@@ -67,6 +102,7 @@ fn main() {
                 Event::Final(seg) => {
                     let now = t.elapsed().as_secs_f64() / speed;
                     let seen = first_seen.remove(&seg.segment).unwrap_or_default();
+                    finals.push(seg.text.clone());
                     for (k, w) in seg.words.iter().enumerate() {
                         lat_final.push(now - w.end);
                         let shown = seen.get(k).copied().unwrap_or(now).min(now);
@@ -78,6 +114,7 @@ fn main() {
             }
         }
         p.join();
+        let streamed = finals.join(" ");
         // The last stats event comes after the final flush; leave it out of the lag figures.
         lags.pop();
         rtf.pop();
@@ -96,12 +133,14 @@ fn main() {
             _ => "no words".to_string(),
         };
         println!(
-            "| {l} | {c} | {r} | {:.1} | {mean_rtf:.3} | {p50:.2} | {max:.2} | {:.1} | {:.0}% | {} | {} |",
+            "| {l} | {c} | {r} | {:.1} | {mean_rtf:.3} | {p50:.2} | {max:.2} | {:.1} | {:.0}% | {} | {} | {} | {} |",
             l + c + r,
             partials as f64 / wall,
             100.0 * fill,
             words(&mut lat_partial),
-            words(&mut lat_final)
+            words(&mut lat_final),
+            wer(&streamed, &normalize_text(&full)),
+            reference.as_deref().map_or("n/a".into(), |r| wer(&streamed, r)),
         );
         let _ = audio_s;
     }
