@@ -31,7 +31,6 @@ fn floats(v: &serde_json::Value) -> Vec<f32> {
 }
 
 #[test]
-#[ignore = "models/demo is not trained yet (issue 3): run with --ignored once it exists"]
 fn demo_parity_with_transformers() {
     let model = ModelBundle::load(&demo()).unwrap();
     let golden: serde_json::Value =
@@ -63,9 +62,8 @@ fn demo_parity_with_transformers() {
     }
 }
 
-#[test]
-#[ignore = "models/demo is not trained yet (issue 3): run with --ignored once it exists"]
-fn demo_transcribes_the_samples() {
+/// CER of the demo model over the assets/ samples.
+fn samples_cer() -> f64 {
     let model = std::sync::Arc::new(ModelBundle::load(&demo()).unwrap());
     let table = std::fs::read_to_string(root().join("assets/samples.tsv")).unwrap();
     let mut all = ErrorRates::default();
@@ -89,5 +87,22 @@ fn demo_transcribes_the_samples() {
         );
         all.add(&t.text(), &reference);
     }
-    assert!(all.cer() <= 0.10, "CER {:.3} over the samples", all.cer());
+    eprintln!("CER over the samples: {:.1}%", 100.0 * all.cer());
+    all.cer()
+}
+
+/// Regression guard for the interim model (models/demo/README.md): it measured 63% on the
+/// samples; a broken export, feature pipeline or decoder gives ~100%.
+#[test]
+fn demo_recognizes_the_samples() {
+    let cer = samples_cer();
+    assert!(cer <= 0.75, "CER {cer:.3} over the samples");
+}
+
+/// The target of issue 3 (CER <= 10% on held-out voices). Not reached yet by the interim model.
+#[test]
+#[ignore = "issue 3 target; the interim demo model measures 63% (run with --ignored)"]
+fn demo_transcribes_the_samples() {
+    let cer = samples_cer();
+    assert!(cer <= 0.10, "CER {cer:.3} over the samples");
 }
