@@ -2,7 +2,8 @@
 //! window settings and reports streaming RTF, final-text lag (newest audio minus newest final
 //! frame, from the pipeline's stats), partial count and ring fill, and — when the model
 //! recognizes words — caption latency per word: from the word's end in the audio to its first
-//! appearance in a partial and in a final (p50/p95, at speed 1 stream time = wall time).
+//! appearance in a partial and as final text (a `FinalWords` event, or the segment's `Final` for
+//! its last words) (p50/p95, at speed 1 stream time = wall time).
 //!
 //! With a reference transcript (REF_TEXT_FILE), also the word error rate of each setting's final
 //! text against the reference and against full-context decoding (the whole file in one window).
@@ -78,6 +79,8 @@ fn main() {
         let p = Pipeline::start(model.clone(), Box::new(src), cfg).expect("pipeline");
         // segment -> wall time (s since start) at which its k-th word first showed in a partial
         let mut first_seen: std::collections::HashMap<u64, Vec<f64>> = Default::default();
+        // segment -> how many of its words were already final before it closed
+        let mut final_early: std::collections::HashMap<u64, usize> = Default::default();
         let mut finals = Vec::new();
         let (mut lat_partial, mut lat_final) = (Vec::new(), Vec::new());
         let (mut rtf, mut lags, mut partials, mut fill, mut audio_s) =
@@ -99,12 +102,20 @@ fn main() {
                         seen.push(now);
                     }
                 }
+                Event::FinalWords { segment, words } => {
+                    let now = t.elapsed().as_secs_f64() / speed;
+                    *final_early.entry(segment).or_default() += words.len();
+                    lat_final.extend(words.iter().map(|w| now - w.end));
+                }
                 Event::Final(seg) => {
                     let now = t.elapsed().as_secs_f64() / speed;
                     let seen = first_seen.remove(&seg.segment).unwrap_or_default();
+                    let early = final_early.remove(&seg.segment).unwrap_or(0);
                     finals.push(seg.text.clone());
                     for (k, w) in seg.words.iter().enumerate() {
-                        lat_final.push(now - w.end);
+                        if k >= early {
+                            lat_final.push(now - w.end);
+                        }
                         let shown = seen.get(k).copied().unwrap_or(now).min(now);
                         lat_partial.push(shown - w.end);
                     }

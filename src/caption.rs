@@ -1,5 +1,6 @@
 //! Captioning: turns stitched frame blocks into caption events. Finalized frames feed an
-//! incremental greedy CTC decoder; endpointing closes segments ([`Event::Final`]); tentative
+//! incremental greedy CTC decoder; a word is final as soon as a word delimiter follows it in
+//! finalized frames ([`Event::FinalWords`]); endpointing closes segments ([`Event::Final`]); tentative
 //! frames (decoded without right context) give the open segment's [`Event::Partial`] text;
 //! frame-classification logits become [`Event::FrameLabels`].
 
@@ -69,6 +70,8 @@ pub struct Captioner {
     rules: EndpointRules,
     segment: u64,
     segment_start: u64,
+    /// Words of the open segment already sent in [`Event::FinalWords`].
+    committed: usize,
     last_partial: String,
 }
 
@@ -83,6 +86,7 @@ impl Captioner {
             rules,
             segment: 0,
             segment_start: 0,
+            committed: 0,
             last_partial: String::new(),
         }
     }
@@ -108,7 +112,33 @@ impl Captioner {
             self.segment += 1;
         }
         self.segment_start = until;
+        self.committed = 0;
         self.last_partial.clear();
+    }
+
+    /// Sends the open segment's words that a finalized word delimiter now follows.
+    fn commit(&mut self, events: &mut Vec<Event>) {
+        let Some(ctc) = self.ctc.as_ref() else { return };
+        let Some(delimiter) = ctc.delimiter() else {
+            return;
+        };
+        let spans = ctc.spans();
+        let Some(last) = spans.iter().rposition(|s| s.id == delimiter) else {
+            return;
+        };
+        let words = crate::ctc::words_from_spans(
+            &spans[..=last],
+            ctc.tokens(),
+            Some(delimiter),
+            self.frame_s,
+        );
+        if words.len() > self.committed {
+            events.push(Event::FinalWords {
+                segment: self.segment,
+                words: words[self.committed..].to_vec(),
+            });
+            self.committed = words.len();
+        }
     }
 
     /// Feeds finalized frames.
@@ -153,6 +183,7 @@ impl Captioner {
                 Endpoint::Idle => self.segment_start = now,
             }
         }
+        self.commit(events);
     }
 
     /// Decodes tentative frames (no right context) on a copy of the decoder and returns the
@@ -201,6 +232,91 @@ pub fn block_label_spans(block: &Block, names: &[String], frame_s: f64) -> Vec<L
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A manifest with vocabulary `<pad> | A B C` and 20 ms frames.
+    fn manifest() -> Manifest {
+        serde_json::from_str(
+            r#"{"format_version": 1, "model_type": "wav2vec2-conformer",
+            "architectures": ["Wav2Vec2ConformerForCTC"], "onnx": "model.onnx",
+            "input_name": "input_values",
+            "outputs": [{"name": "logits", "kind": "ctc_logits", "dim": 5}],
+            "sample_rate": 16000, "conv_kernel": [10, 8, 4], "conv_stride": [5, 8, 8],
+            "do_normalize": true, "position_embeddings_type": "rotary",
+            "vocab": {"tokens": ["<pad>", "|", "A", "B", "C"], "blank_id": 0,
+                      "word_delimiter": "|"}}"#,
+        )
+        .unwrap()
+    }
+
+    /// A finalized block whose frames decode to `ids` (one-hot logits).
+    fn block(first_frame: u64, ids: &[usize]) -> Block {
+        let mut ctc = vec![0f32; ids.len() * 5];
+        for (f, &id) in ids.iter().enumerate() {
+            ctc[f * 5 + id] = 1.0;
+        }
+        Block {
+            first_frame,
+            frames: ids.len(),
+            ctc: Some(ctc),
+            labels: None,
+            xvector: None,
+            compute_s: 0.0,
+            window_samples: 0,
+        }
+    }
+
+    fn final_words(events: &[Event]) -> Vec<(u64, String)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::FinalWords { segment, words } => Some(
+                    words
+                        .iter()
+                        .map(|w| (*segment, w.text.clone()))
+                        .collect::<Vec<_>>(),
+                ),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    #[test]
+    fn words_become_final_once_a_delimiter_follows() {
+        let mut c = Captioner::new(&manifest(), EndpointRules::default());
+        let mut events = Vec::new();
+        // "AB" then blanks: not final yet, the word may still grow.
+        c.accept(&block(0, &[2, 2, 0, 3, 0, 0]), &mut events);
+        assert!(final_words(&events).is_empty(), "{events:?}");
+        // A delimiter after it: "AB" is final, with its frame times.
+        c.accept(&block(6, &[1, 4, 4, 0]), &mut events);
+        assert_eq!(final_words(&events), [(0, "AB".to_string())]);
+        let Some(Event::FinalWords { words, .. }) = events.last() else {
+            panic!("{events:?}")
+        };
+        assert_eq!((words[0].start, words[0].end), (0.0, 4.0 * 0.02));
+        // "C" then "A", each closed by a delimiter in one block: sent together, once.
+        events.clear();
+        c.accept(&block(10, &[1, 2, 1, 0]), &mut events);
+        assert_eq!(
+            final_words(&events),
+            [(0, "C".to_string()), (0, "A".to_string())]
+        );
+        events.clear();
+        c.accept(&block(14, &[0, 0]), &mut events);
+        assert!(events.is_empty(), "{events:?}");
+        // The segment's Final repeats every word, including the last one never followed by a
+        // delimiter; the next segment counts its final words from zero.
+        c.accept(&block(16, &[3]), &mut events);
+        c.finish(&mut events);
+        let Some(Event::Final(seg)) = events.last() else {
+            panic!("{events:?}")
+        };
+        assert_eq!((seg.segment, seg.text.as_str()), (0, "AB C A B"));
+        events.clear();
+        c.accept(&block(17, &[2, 1]), &mut events);
+        assert_eq!(final_words(&events), [(1, "A".to_string())]);
+    }
 
     #[test]
     fn endpoint_rules() {

@@ -1,6 +1,6 @@
 //! The caption events every front-end consumes: one enum, sent over a bounded crossbeam
 //! channel. Each variant has exactly one reaction in each front-end (partial → live line,
-//! final → history, frame labels → label strip, speaker turn → speaker tag, stats → status bar,
+//! final words → fixed part of the live line, final → history, frame labels → label strip, speaker turn → speaker tag, stats → status bar,
 //! error → message, finished → stop).
 
 use serde::Serialize;
@@ -52,6 +52,15 @@ pub enum Event {
         segment: u64,
         /// Current text of the segment (final words plus tentative ones).
         text: String,
+    },
+    /// Words of the open segment that just became final: their text and times never change.
+    /// They are followed by a word delimiter in frames that already had their right context,
+    /// so no later audio can alter them. The segment's [`Event::Final`] repeats them.
+    FinalWords {
+        /// Segment number.
+        segment: u64,
+        /// The newly final words, in order, after those of earlier `FinalWords` of the segment.
+        words: Vec<Word>,
     },
     /// A finished segment.
     Final(FinalSegment),

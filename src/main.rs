@@ -38,7 +38,8 @@ enum Command {
 /// How live captions are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum LiveFormat {
-    /// Partial line rewritten in place on a terminal, finals appended.
+    /// Partial line rewritten in place on a terminal (final words plain, tentative ones
+    /// dimmed), finished segments appended.
     Text,
     /// One JSON event per line.
     Json,
@@ -241,6 +242,8 @@ fn run_live(source: Box<dyn Source>, common: &LiveCommon) -> Result<()> {
         .context("cannot install the Ctrl-C handler")?;
     let mut out = std::io::stdout().lock();
     let mut partial_shown = false;
+    // Words of the open segment that are already final (shown undimmed in the partial line).
+    let mut fixed = String::new();
     let mut warned = false;
     let mut error = None;
     for ev in pipeline.events().iter() {
@@ -255,11 +258,23 @@ fn run_live(source: Box<dyn Source>, common: &LiveCommon) -> Result<()> {
             }
             LiveFormat::Text => match &ev {
                 Event::Partial { text, .. } if tty => {
-                    write!(out, "\r\x1b[2K{text}")?;
+                    // Final words in normal type, the tentative rest dimmed.
+                    let rest = text.strip_prefix(fixed.as_str()).unwrap_or(text);
+                    let fixed = &text[..text.len() - rest.len()];
+                    write!(out, "\r\x1b[2K{fixed}\x1b[2m{rest}\x1b[0m")?;
                     out.flush()?;
                     partial_shown = true;
                 }
+                Event::FinalWords { words, .. } => {
+                    for w in words {
+                        if !fixed.is_empty() {
+                            fixed.push(' ');
+                        }
+                        fixed.push_str(&w.text);
+                    }
+                }
                 Event::Final(seg) => {
+                    fixed.clear();
                     if partial_shown {
                         write!(out, "\r\x1b[2K")?;
                         partial_shown = false;

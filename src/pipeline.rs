@@ -224,7 +224,9 @@ impl Worker {
     fn send(&mut self) {
         for ev in self.pending.drain(..) {
             match ev {
-                Event::Final(_) | Event::Error { .. } => self.finals.push_back(ev),
+                Event::Final(_) | Event::FinalWords { .. } | Event::Error { .. } => {
+                    self.finals.push_back(ev)
+                }
                 other => match self.tx.try_send(other) {
                     Ok(()) | Err(TrySendError::Full(_)) => {}
                     Err(TrySendError::Disconnected(_)) => self.closed = true,

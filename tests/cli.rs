@@ -294,6 +294,14 @@ fn replay_prints_json_lines_when_piped() {
         .collect();
     assert_eq!(lines.last().unwrap()["type"], "finished");
     assert!(lines.iter().any(|l| l["type"] == "final"));
+    // Word-level finals: each word with its text and times.
+    let early = lines
+        .iter()
+        .find(|l| l["type"] == "final_words")
+        .expect("a final_words line");
+    let word = &early["words"][0];
+    assert!(word["text"].as_str().is_some_and(|t| !t.is_empty()), "{early}");
+    assert!(word["end"].as_f64() >= word["start"].as_f64(), "{early}");
     let bad = hark(&[
         "replay",
         "x.wav",

@@ -184,6 +184,37 @@ fn final_words(events: &[Event]) -> String {
         .join(" ")
 }
 
+/// Every segment's `FinalWords` come before its `Final` and are, in order, the first words of
+/// it (same text, same times). Returns how many words were final before their segment closed.
+fn check_final_words(events: &[Event]) -> usize {
+    let mut early: std::collections::HashMap<u64, Vec<hark::ctc::Word>> = Default::default();
+    let mut total = 0;
+    for e in events {
+        match e {
+            Event::FinalWords { segment, words } => early
+                .entry(*segment)
+                .or_default()
+                .extend(words.iter().cloned()),
+            Event::Final(seg) => {
+                let before = early.remove(&seg.segment).unwrap_or_default();
+                assert!(
+                    seg.words.starts_with(&before),
+                    "segment {}: final words {before:?} are not a prefix of {:?}",
+                    seg.segment,
+                    seg.words
+                );
+                total += before.len();
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        early.is_empty(),
+        "final words of unclosed segments: {early:?}"
+    );
+    total
+}
+
 #[test]
 fn pipeline_text_equals_offline_for_random_chunks() {
     let model = fixture("rotary-ctc");
@@ -205,6 +236,7 @@ fn pipeline_text_equals_offline_for_random_chunks() {
         let p = Pipeline::start(model.clone(), Box::new(src), cfg).unwrap();
         let events = collect(p, Duration::from_secs(60));
         assert_eq!(final_words(&events), offline, "chunks {chunks:?}");
+        assert!(check_final_words(&events) > 0, "no word was final early");
         assert!(matches!(events.last(), Some(Event::Finished)));
     }
 }
