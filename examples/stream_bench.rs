@@ -51,15 +51,21 @@ fn main() {
         e.add(&normalize_text(hyp), r);
         format!("{:.1}%", 100.0 * e.wer())
     };
+    let cer = |hyp: &str, r: &str| {
+        let mut e = ErrorRates::default();
+        e.add(&normalize_text(hyp), r);
+        format!("{:.1}%", 100.0 * e.cer())
+    };
     if let Some(r) = &reference {
         println!(
-            "full-context WER vs reference: {}; offline (`hark transcribe` defaults) WER: {}, vs full context: {}\n",
+            "full-context WER vs reference: {} (CER {}); offline (`hark transcribe` defaults) WER: {}, vs full context: {}\n",
             wer(&full, r),
+            cer(&full, r),
             wer(&offline, r),
             wer(&offline, &normalize_text(&full))
         );
     }
-    println!("| left s | centre s | right s | window s | streaming RTF | final lag p50 s | final lag max s | partials/s | max ring fill | word→partial p50/p95 s | word→final p50/p95 s | WER vs full context | WER vs reference |");
+    println!("| left s | centre s | right s | window s | streaming RTF | final lag p50 s | final lag max s | partials/s | max ring fill | word→partial p50/p95 s | word→final p50/p95 s | WER / CER vs full context | WER / CER vs reference |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (l, c, r) in [
         (1.0, 0.4, 0.4),
@@ -150,8 +156,14 @@ fn main() {
             100.0 * fill,
             words(&mut lat_partial),
             words(&mut lat_final),
-            wer(&streamed, &normalize_text(&full)),
-            reference.as_deref().map_or("n/a".into(), |r| wer(&streamed, r)),
+            format!(
+                "{} / {}",
+                wer(&streamed, &normalize_text(&full)),
+                cer(&streamed, &normalize_text(&full))
+            ),
+            reference
+                .as_deref()
+                .map_or("n/a".into(), |r| format!("{} / {}", wer(&streamed, r), cer(&streamed, r))),
         );
         let _ = audio_s;
     }

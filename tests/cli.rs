@@ -300,7 +300,10 @@ fn replay_prints_json_lines_when_piped() {
         .find(|l| l["type"] == "final_words")
         .expect("a final_words line");
     let word = &early["words"][0];
-    assert!(word["text"].as_str().is_some_and(|t| !t.is_empty()), "{early}");
+    assert!(
+        word["text"].as_str().is_some_and(|t| !t.is_empty()),
+        "{early}"
+    );
     assert!(word["end"].as_f64() >= word["start"].as_f64(), "{early}");
     let bad = hark(&[
         "replay",
