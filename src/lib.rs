@@ -25,7 +25,7 @@
 //! | [`window`] | window sizes in frames |
 //! | [`stitch`] | streaming windowed inference and stitching of centre frames |
 //! | [`ctc`] | incremental greedy CTC decoding with word times |
-//! | [`caption`] | partial/final text, endpointing, frame labels |
+//! | [`caption`] | partial text, word-level and segment finals, endpointing, frame labels |
 //! | [`events`] | the caption event enum |
 //! | [`pipeline`] | threads and channels of the live path, overload shedding |
 //! | [`transcribe`] | the offline whole-file driver |

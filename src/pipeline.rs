@@ -10,7 +10,8 @@
 //! Overload: when the ring holds more than `max_lag_s` of audio, the inference thread drops the
 //! oldest audio (a whole number of model frames), closes the open segment, reports the loss in
 //! [`Stats`] and carries on from the newest audio. A slow consumer never stalls inference:
-//! partials, labels and stats are dropped when the channel is full, finals are queued.
+//! partials, labels and stats are dropped when the channel is full, finals (final words,
+//! segments, errors) are queued.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -112,6 +112,9 @@ def main() -> None:
     ap.add_argument("--crops", type=int, default=10, help="cached 3 s crops per speaker")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--margin-ramp", type=float, default=0.5,
+                    help="fraction of the steps over which the AMSoftmax margin grows from 0 to the "
+                         "config's (a full margin from the first step keeps the head at chance)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -174,6 +177,7 @@ def main() -> None:
     model.wav2vec2_conformer.eval()
     t0 = time.time()
     losses = []
+    full_margin = model.objective.margin
     for step in range(1, args.steps + 1):
         frames = rng.randint(75, 149)
         chosen = [rng.choice(speakers) for _ in range(args.batch)]
@@ -185,13 +189,16 @@ def main() -> None:
         labels = torch.tensor([spk_id[s] for s in chosen])
         for g in opt.param_groups:
             g["lr"] = args.lr * min(1.0, step / 100) * (0.05 + 0.95 * (1 - step / args.steps))
+        ramp = max(1.0, args.margin_ramp * args.steps)
+        model.objective.margin = full_margin * min(1.0, (step - 1) / ramp)
         loss, _ = head_forward(model, torch.stack(hs), labels)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         losses.append(float(loss.detach()))
         if step % 50 == 0:
-            say(f"step {step} amsoftmax {np.mean(losses):.3f} ({time.time() - t0:.0f} s)")
+            say(f"step {step} amsoftmax {np.mean(losses):.3f} margin {model.objective.margin:.2f} "
+                f"({time.time() - t0:.0f} s)")
             losses = []
         if step % 500 == 0 or step == args.steps:
             model.eval()
@@ -201,6 +208,7 @@ def main() -> None:
             say(f"held-out voices EER {e:.3f} (PyTorch, 3 s crops)")
     # Re-save the CTC and frame heads from the same checkpoint, so all three exports share the
     # exact encoder weights (export_bundle.py checks that).
+    model.objective.margin = full_margin
     joint.save_hf(args.work / "export")
     out_dir = args.work / "export" / "xvector"
     model.save_pretrained(out_dir)
