@@ -149,6 +149,11 @@ fn main() {
             (Some(a), Some(b)) => format!("{a:.2} / {b:.2}"),
             _ => "no words".to_string(),
         };
+        let both = |hyp: &str, r: &str| format!("{} / {}", wer(hyp, r), cer(hyp, r));
+        let vs_full = both(&streamed, &normalize_text(&full));
+        let vs_ref = reference
+            .as_deref()
+            .map_or("n/a".into(), |r| both(&streamed, r));
         println!(
             "| {l} | {c} | {r} | {:.1} | {mean_rtf:.3} | {p50:.2} | {max:.2} | {:.1} | {:.0}% | {} | {} | {} | {} |",
             l + c + r,
@@ -156,14 +161,8 @@ fn main() {
             100.0 * fill,
             words(&mut lat_partial),
             words(&mut lat_final),
-            format!(
-                "{} / {}",
-                wer(&streamed, &normalize_text(&full)),
-                cer(&streamed, &normalize_text(&full))
-            ),
-            reference
-                .as_deref()
-                .map_or("n/a".into(), |r| format!("{} / {}", wer(&streamed, r), cer(&streamed, r))),
+            vs_full,
+            vs_ref,
         );
         let _ = audio_s;
     }
