@@ -1,7 +1,7 @@
 //! Streaming benchmark: replays a file through the live pipeline at real time for several
 //! window settings and reports streaming RTF, final-text lag (newest audio minus newest final
-//! frame, from the pipeline's stats), partial count and ring fill, and — when the model
-//! recognizes words — caption latency per word: from the word's end in the audio to its first
+//! frame, from the pipeline's stats), partial count and ring fill (maximum, and over time), and
+//! — when the model recognizes words — caption latency per word: from the word's end in the audio to its first
 //! appearance in a partial and as final text (a `FinalWords` event, or the segment's `Final` for
 //! its last words) (p50/p95, at speed 1 stream time = wall time).
 //!
@@ -65,6 +65,7 @@ fn main() {
             wer(&offline, &normalize_text(&full))
         );
     }
+    let mut fill_traces = Vec::new();
     println!("| left s | centre s | right s | window s | streaming RTF | final lag p50 s | final lag max s | partials/s | max ring fill | word→partial p50/p95 s | word→final p50/p95 s | WER / CER vs full context | WER / CER vs reference |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (l, c, r) in [
@@ -89,6 +90,7 @@ fn main() {
         let mut final_early: std::collections::HashMap<u64, usize> = Default::default();
         let mut finals = Vec::new();
         let (mut lat_partial, mut lat_final) = (Vec::new(), Vec::new());
+        let mut fills = Vec::new();
         let (mut rtf, mut lags, mut partials, mut fill, mut audio_s) =
             (Vec::new(), Vec::new(), 0, 0f64, 0.0);
         for ev in p.events().iter() {
@@ -97,6 +99,7 @@ fn main() {
                     rtf.push(s.rtf);
                     lags.push(s.latency_s);
                     fill = fill.max(s.ring_fill);
+                    fills.push(s.ring_fill);
                     audio_s = s.audio_s;
                 }
                 Event::Partial { segment, text } => {
@@ -164,6 +167,18 @@ fn main() {
             vs_full,
             vs_ref,
         );
+        fill_traces.push(format!(
+            "* {l}/{c}/{r}: {}",
+            fills
+                .iter()
+                .map(|f| format!("{:.1}", 100.0 * f))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
         let _ = audio_s;
+    }
+    println!("\nRing fill over time (% of the ring, one value per stats event, about 1 s of audio apart):");
+    for t in &fill_traces {
+        println!("{t}");
     }
 }
