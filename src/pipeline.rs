@@ -225,15 +225,25 @@ impl Worker {
     }
 
     fn send(&mut self) {
+        // Events go out in the order they were made while the channel has room; finals that do
+        // not fit wait in `finals` (and every later final behind them), the rest are dropped.
         for ev in self.pending.drain(..) {
-            match ev {
-                Event::Final(_) | Event::FinalWords { .. } | Event::Error { .. } => {
-                    self.finals.push_back(ev)
+            let must_deliver = matches!(
+                ev,
+                Event::Final(_) | Event::FinalWords { .. } | Event::Error { .. }
+            );
+            if must_deliver && !self.finals.is_empty() {
+                self.finals.push_back(ev);
+                continue;
+            }
+            match self.tx.try_send(ev) {
+                Ok(()) => {}
+                Err(TrySendError::Full(ev)) => {
+                    if must_deliver {
+                        self.finals.push_back(ev);
+                    }
                 }
-                other => match self.tx.try_send(other) {
-                    Ok(()) | Err(TrySendError::Full(_)) => {}
-                    Err(TrySendError::Disconnected(_)) => self.closed = true,
-                },
+                Err(TrySendError::Disconnected(_)) => self.closed = true,
             }
         }
         while let Some(ev) = self.finals.pop_front() {

@@ -337,3 +337,44 @@ fn stop_flushes_what_was_heard() {
     // About 4.8 s were heard before the stop; all of it is finalized, nothing after.
     assert!(end > 3.0 && end < 8.0, "last final ends at {end}");
 }
+
+#[test]
+fn slow_consumer_loses_no_final_text() {
+    let model = fixture("rotary-ctc");
+    let audio = speechlike(6.5);
+    let cfg = LiveConfig {
+        partial_every_s: 0.2,
+        channel_capacity: 1,
+        ..live_cfg()
+    };
+    let opts = offline_opts(&cfg);
+    let stitched = run_windows(&model, &audio, &opts, &mut |_, _| {}).unwrap();
+    let info = AudioInfo {
+        path: String::new(),
+        duration_s: 6.5,
+        sample_rate: 16000,
+    };
+    let offline = transcript_from(&model, &stitched, info, &opts).text();
+    let src = MemorySource::new(audio, 16000, Pace::Speed(8.0));
+    let p = Pipeline::start(model, Box::new(src), cfg).unwrap();
+    // A consumer far slower than the pipeline: replay at 8x (a partial every 25 ms of wall
+    // time), a one-event channel, 150 ms per event.
+    let t = Instant::now();
+    let mut events = Vec::new();
+    loop {
+        let ev = p
+            .events()
+            .recv_timeout(Duration::from_secs(30))
+            .expect("pipeline stalled");
+        std::thread::sleep(Duration::from_millis(150));
+        let done = matches!(ev, Event::Finished);
+        events.push(ev);
+        if done {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(60), "did not finish");
+    }
+    p.join();
+    assert_eq!(final_words(&events), offline);
+    assert!(check_final_words(&events) > 0, "no word was final early");
+}
