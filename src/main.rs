@@ -106,15 +106,15 @@ struct TranscribeArgs {
     /// Threads for inference [default: available cores, at most 4].
     #[arg(long)]
     threads: Option<usize>,
-    /// Kept (centre) seconds per window.
-    #[arg(long, default_value_t = 8.0)]
-    window_s: f64,
-    /// Left-context seconds per window.
-    #[arg(long, default_value_t = 1.0)]
-    left_s: f64,
-    /// Right look-ahead seconds per window.
-    #[arg(long, default_value_t = 1.0)]
-    right_s: f64,
+    /// Kept (centre) seconds per window [default: the model's `offline_window`, else 8].
+    #[arg(long)]
+    window_s: Option<f64>,
+    /// Left-context seconds per window [default: the model's `offline_window`, else 1].
+    #[arg(long)]
+    left_s: Option<f64>,
+    /// Right look-ahead seconds per window [default: the model's `offline_window`, else 1].
+    #[arg(long)]
+    right_s: Option<f64>,
 }
 
 fn default_model() -> Option<PathBuf> {
@@ -146,11 +146,12 @@ fn load_model(arg: Option<&Path>, threads: Option<usize>) -> Result<Arc<ModelBun
 
 fn transcribe(args: TranscribeArgs) -> Result<()> {
     let model = load_model(args.model.as_deref(), args.threads)?;
+    let model_opts = OfflineOptions::for_model(model.manifest());
     let opts = OfflineOptions {
-        left_s: args.left_s,
-        centre_s: args.window_s,
-        right_s: args.right_s,
-        ..Default::default()
+        left_s: args.left_s.unwrap_or(model_opts.left_s),
+        centre_s: args.window_s.unwrap_or(model_opts.centre_s),
+        right_s: args.right_s.unwrap_or(model_opts.right_s),
+        ..model_opts
     };
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(0);

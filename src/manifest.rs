@@ -112,6 +112,21 @@ pub struct Manifest {
     /// statistics pooling need several frames); shorter windows are zero-padded to it.
     #[serde(default)]
     pub min_samples: Option<usize>,
+    /// The offline window this model transcribes best with (a model trained on short clips
+    /// degrades on long windows); `hark transcribe` uses it unless told otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline_window: Option<WindowHint>,
+}
+
+/// Window sizes in seconds: left context, kept centre, right look-ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct WindowHint {
+    /// Left-context seconds.
+    pub left_s: f64,
+    /// Kept (centre) seconds.
+    pub centre_s: f64,
+    /// Right look-ahead seconds.
+    pub right_s: f64,
 }
 
 /// Everything that can be wrong with a manifest on its own.
@@ -185,6 +200,16 @@ impl Manifest {
         }
         if self.outputs.is_empty() {
             return Err("outputs is empty".into());
+        }
+        if let Some(w) = &self.offline_window {
+            let ok = |v: f64| v.is_finite() && v >= 0.0;
+            if !(ok(w.left_s) && ok(w.right_s) && ok(w.centre_s) && w.centre_s > 0.0) {
+                return Err(format!(
+                    "offline_window {{left_s: {}, centre_s: {}, right_s: {}}}: centre_s must be \
+                     positive and the others zero or more",
+                    w.left_s, w.centre_s, w.right_s
+                ));
+            }
         }
         for out in &self.outputs {
             match out.kind {
@@ -301,7 +326,33 @@ mod tests {
             xvector_dim: None,
             transformers_version: None,
             min_samples: None,
+            offline_window: None,
         }
+    }
+
+    #[test]
+    fn offline_window_is_optional_and_checked() {
+        let mut m = usual();
+        let json = serde_json::to_string(&m).unwrap();
+        assert!(!json.contains("offline_window"), "{json}");
+        m.offline_window = Some(WindowHint {
+            left_s: 1.0,
+            centre_s: 0.0,
+            right_s: 1.0,
+        });
+        assert_eq!(
+            m.check().unwrap_err(),
+            "offline_window {left_s: 1, centre_s: 0, right_s: 1}: centre_s must be positive and \
+             the others zero or more"
+        );
+        m.offline_window = Some(WindowHint {
+            left_s: 1.0,
+            centre_s: 2.0,
+            right_s: 1.0,
+        });
+        m.check().unwrap();
+        let back: Manifest = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(back, m);
     }
 
     #[test]

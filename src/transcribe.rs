@@ -36,6 +36,20 @@ impl Default for OfflineOptions {
     }
 }
 
+impl OfflineOptions {
+    /// The defaults, with the window the model's manifest recommends
+    /// ([`crate::manifest::Manifest::offline_window`]) when it has one.
+    pub fn for_model(manifest: &crate::manifest::Manifest) -> OfflineOptions {
+        let mut opts = OfflineOptions::default();
+        if let Some(w) = manifest.offline_window {
+            opts.left_s = w.left_s;
+            opts.centre_s = w.centre_s;
+            opts.right_s = w.right_s;
+        }
+        opts
+    }
+}
+
 /// Per-frame outputs of a whole stream, stitched from window centres.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Stitched {

@@ -319,3 +319,49 @@ fn replay_prints_json_lines_when_piped() {
         "fast",
     );
 }
+
+#[test]
+fn transcribe_uses_the_models_offline_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = speechlike_wav(dir.path());
+    // The fixture model with a recommended window in its manifest.
+    let hinted = dir.path().join("model");
+    std::fs::create_dir(&hinted).unwrap();
+    let src = fixture("rotary-ctc");
+    for f in ["model.onnx", "hark.json"] {
+        std::fs::copy(src.join(f), hinted.join(f)).unwrap();
+    }
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(hinted.join("hark.json")).unwrap()).unwrap();
+    manifest["offline_window"] =
+        serde_json::json!({"left_s": 0.2, "centre_s": 0.3, "right_s": 0.2});
+    std::fs::write(hinted.join("hark.json"), manifest.to_string()).unwrap();
+    let run = |model: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "transcribe",
+            wav.to_str().unwrap(),
+            "-m",
+            model.to_str().unwrap(),
+            "-f",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let o = hark(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        o.stdout
+    };
+    let with_hint = run(&hinted, &[]);
+    let explicit = run(
+        &src,
+        &["--left-s", "0.2", "--window-s", "0.3", "--right-s", "0.2"],
+    );
+    let default = run(&src, &[]);
+    assert_eq!(with_hint, explicit);
+    assert_ne!(with_hint, default, "the window should change the frames");
+    // Flags still win over the manifest.
+    let overridden = run(
+        &hinted,
+        &["--left-s", "1", "--window-s", "8", "--right-s", "1"],
+    );
+    assert_eq!(overridden, default);
+}

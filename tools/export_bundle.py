@@ -114,6 +114,9 @@ def main() -> None:
     manifest["id2label"] = [frame.config.id2label[i] for i in range(frame.config.num_labels)]
     manifest["xvector_dim"] = xvec.config.xvector_output_dim
     manifest["min_samples"] = hark_export.min_samples_for_xvector(xvec.config)
+    # Trained on clips of median 3.2 s: 4 s windows transcribe long files best (BENCHMARKS.md,
+    # "Offline window length with the demo model").
+    manifest["offline_window"] = {"left_s": 1.0, "centre_s": 2.0, "right_s": 1.0}
     (args.out / "hark.json").write_text(json.dumps(manifest, indent=2) + "\n")
     (args.out / "golden.json").write_text(json.dumps({"cases": cases}))
 
