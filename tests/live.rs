@@ -184,6 +184,18 @@ fn final_words(events: &[Event]) -> String {
         .join(" ")
 }
 
+/// The offline transcript of `audio` (16 kHz) with the windows of `cfg`.
+fn offline_text(model: &Arc<ModelBundle>, audio: &[f32], cfg: &LiveConfig) -> String {
+    let opts = offline_opts(cfg);
+    let stitched = run_windows(model, audio, &opts, &mut |_, _| {}).unwrap();
+    let info = AudioInfo {
+        path: String::new(),
+        duration_s: audio.len() as f64 / 16000.0,
+        sample_rate: 16000,
+    };
+    transcript_from(model, &stitched, info, &opts).text()
+}
+
 /// Every segment's `FinalWords` come before its `Final` and are, in order, the first words of
 /// it (same text, same times). Returns how many words were final before their segment closed.
 fn check_final_words(events: &[Event]) -> usize {
@@ -220,14 +232,7 @@ fn pipeline_text_equals_offline_for_random_chunks() {
     let model = fixture("rotary-ctc");
     let audio = speechlike(6.5);
     let cfg = live_cfg();
-    let opts = offline_opts(&cfg);
-    let stitched = run_windows(&model, &audio, &opts, &mut |_, _| {}).unwrap();
-    let info = AudioInfo {
-        path: String::new(),
-        duration_s: 6.5,
-        sample_rate: 16000,
-    };
-    let offline = transcript_from(&model, &stitched, info, &opts).text();
+    let offline = offline_text(&model, &audio, &cfg);
     assert!(!offline.is_empty());
     let mut rng = Lcg(99);
     for _ in 0..4 {
@@ -347,14 +352,7 @@ fn slow_consumer_loses_no_final_text() {
         channel_capacity: 1,
         ..live_cfg()
     };
-    let opts = offline_opts(&cfg);
-    let stitched = run_windows(&model, &audio, &opts, &mut |_, _| {}).unwrap();
-    let info = AudioInfo {
-        path: String::new(),
-        duration_s: 6.5,
-        sample_rate: 16000,
-    };
-    let offline = transcript_from(&model, &stitched, info, &opts).text();
+    let offline = offline_text(&model, &audio, &cfg);
     let src = MemorySource::new(audio, 16000, Pace::Speed(8.0));
     let p = Pipeline::start(model, Box::new(src), cfg).unwrap();
     // A consumer far slower than the pipeline: replay at 8x (a partial every 25 ms of wall
