@@ -273,11 +273,15 @@ def export_onnx(module: nn.Module, path: Path, output_names: list[str], opset: i
         )
 
 
-def export(checkpoint: str, out_dir: Path, head: str | None = None, opset: int = 17) -> dict:
+def export(checkpoint: str, out_dir: Path, head: str | None = None, opset: int = 17,
+           offline_window: list[float] | None = None) -> dict:
     model, head = load_model(checkpoint, head)
     make_exportable(model)
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = manifest_for(model, head, checkpoint, "model.onnx")
+    if offline_window:
+        left, centre, right = offline_window
+        manifest["offline_window"] = {"left_s": left, "centre_s": centre, "right_s": right}
     names = [o["name"] for o in manifest["outputs"]]
     export_onnx(HeadOutputs(model, head), out_dir / "model.onnx", names, opset)
     (out_dir / "hark.json").write_text(json.dumps(manifest, indent=2) + "\n")
@@ -290,9 +294,12 @@ def main() -> None:
     ap.add_argument("out_dir", type=Path)
     ap.add_argument("--head", choices=HEADS, help="default: from config.architectures")
     ap.add_argument("--opset", type=int, default=17)
+    ap.add_argument("--offline-window", type=float, nargs=3, metavar=("LEFT_S", "CENTRE_S", "RIGHT_S"),
+                    help="window `hark transcribe` should use with this model (e.g. 1 2 1 for a model "
+                         "trained on short clips); default: hark's own (1 8 1)")
     args = ap.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    manifest = export(args.checkpoint, args.out_dir, args.head, args.opset)
+    manifest = export(args.checkpoint, args.out_dir, args.head, args.opset, args.offline_window)
     outs = ", ".join(f"{o['name']} ({o['kind']}, {o['dim']})" for o in manifest["outputs"])
     print(f"wrote {args.out_dir / 'model.onnx'} and hark.json: {manifest['architectures'][0]} -> {outs}")
 
