@@ -43,9 +43,14 @@ fn main() {
     let full = transcribe_file(&model, &audio, &whole, &mut |_, _| {})
         .expect("offline transcription")
         .text();
-    let offline = transcribe_file(&model, &audio, &OfflineOptions::default(), &mut |_, _| {})
-        .expect("offline transcription")
-        .text();
+    let offline = transcribe_file(
+        &model,
+        &audio,
+        &OfflineOptions::for_model(model.manifest()),
+        &mut |_, _| {},
+    )
+    .expect("offline transcription")
+    .text();
     let wer = |hyp: &str, r: &str| {
         let mut e = ErrorRates::default();
         e.add(&normalize_text(hyp), r);
