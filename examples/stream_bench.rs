@@ -1,12 +1,12 @@
 //! Streaming benchmark: replays a file through the live pipeline at real time for several
 //! window settings and reports streaming RTF, final-text lag (newest audio minus newest final
 //! frame, from the pipeline's stats), partial count and ring fill (maximum, and over time), and
-//! — when the model recognizes words — caption latency per word: from the word's end in the audio to its first
-//! appearance in a partial and as final text (a `FinalWords` event, or the segment's `Final` for
-//! its last words) (p50/p95, at speed 1 stream time = wall time).
+//! — when the model recognizes words — caption latency per word: from the word's end in the
+//! audio to its first appearance in a partial and as final text (a `FinalWords` event, or the
+//! segment's `Final` for its last words) (p50/p95, at speed 1 stream time = wall time).
 //!
-//! With a reference transcript (REF_TEXT_FILE), also the word error rate of each setting's final
-//! text against the reference and against full-context decoding (the whole file in one window).
+//! Word and character error rates of each setting's final text against full-context decoding
+//! (the whole file in one window) and, given REF_TEXT_FILE, against the reference.
 //!
 //! `cargo run --release --example stream_bench -- MODEL_DIR AUDIO_FILE [SPEED] [REF_TEXT_FILE]`
 
@@ -51,16 +51,13 @@ fn main() {
     )
     .expect("offline transcription")
     .text();
-    let wer = |hyp: &str, r: &str| {
+    let rates = |hyp: &str, r: &str| {
         let mut e = ErrorRates::default();
         e.add(&normalize_text(hyp), r);
-        format!("{:.1}%", 100.0 * e.wer())
+        e
     };
-    let cer = |hyp: &str, r: &str| {
-        let mut e = ErrorRates::default();
-        e.add(&normalize_text(hyp), r);
-        format!("{:.1}%", 100.0 * e.cer())
-    };
+    let wer = |hyp: &str, r: &str| format!("{:.1}%", 100.0 * rates(hyp, r).wer());
+    let cer = |hyp: &str, r: &str| format!("{:.1}%", 100.0 * rates(hyp, r).cer());
     if let Some(r) = &reference {
         println!(
             "full-context WER vs reference: {} (CER {}); offline (`hark transcribe` defaults) WER: {}, vs full context: {}\n",

@@ -1,8 +1,8 @@
 //! Captioning: turns stitched frame blocks into caption events. Finalized frames feed an
 //! incremental greedy CTC decoder; a word is final as soon as a word delimiter follows it in
-//! finalized frames ([`Event::FinalWords`]); endpointing closes segments ([`Event::Final`]); tentative
-//! frames (decoded without right context) give the open segment's [`Event::Partial`] text;
-//! frame-classification logits become [`Event::FrameLabels`].
+//! finalized frames ([`Event::FinalWords`]); endpointing closes segments ([`Event::Final`]);
+//! tentative frames (decoded without right context) give the open segment's
+//! [`Event::Partial`] text; frame-classification logits become [`Event::FrameLabels`].
 
 use crate::ctc::{argmax, GreedyCtc};
 use crate::events::{Event, FinalSegment};

@@ -1,7 +1,7 @@
 //! The caption events every front-end consumes: one enum, sent over a bounded crossbeam
 //! channel. Each variant has exactly one reaction in each front-end (partial → live line,
-//! final words → fixed part of the live line, final → history, frame labels → label strip, speaker turn → speaker tag, stats → status bar,
-//! error → message, finished → stop).
+//! final words → fixed part of the live line, final → history, frame labels → label strip,
+//! speaker turn → speaker tag, stats → status bar, error → message, finished → stop).
 
 use serde::Serialize;
 
