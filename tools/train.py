@@ -462,6 +462,9 @@ def main() -> None:
             opt.load_state_dict(state["opt"])
         step, epoch = state["step"], state["epoch"]
         bn_frozen = state.get("bn_frozen", False)
+        # The step the current schedule started at (saved since v2; before, a plain resume
+        # silently fell back to a schedule from step 0).
+        base = state.get("schedule_base", 0)
         rng.setstate(state["rng"])
         nprng = np.random.default_rng(args.seed + step)
         say(f"resumed at step {step}, epoch {epoch}")
@@ -519,7 +522,7 @@ def main() -> None:
             if step % args.save_every == 0 or step == args.steps:
                 torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
                             "epoch": epoch, "rng": rng.getstate(), "config": config.to_dict(),
-                            "bn_frozen": bn_frozen},
+                            "bn_frozen": bn_frozen, "schedule_base": base},
                            str(ckpt) + ".tmp")
                 Path(str(ckpt) + ".tmp").replace(ckpt)
             if step % args.eval_every == 0 or step == args.steps:
