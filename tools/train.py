@@ -58,7 +58,8 @@ def model_config(size: str):
         hidden_dropout=0.1, activation_dropout=0.05, attention_dropout=0.05, feat_proj_dropout=0.05,
         final_dropout=0.05, layerdrop=0.0, apply_spec_augment=True, mask_time_prob=0.05,
         # No forced minimum of masked spans: two 5-frame spans would hide half of a 0.5 s digit.
-        mask_time_length=5, mask_time_min_masks=0, mask_feature_prob=0.0, ctc_loss_reduction="mean", ctc_zero_infinity=True,
+        mask_time_length=5, mask_time_min_masks=0, mask_feature_prob=0.0, ctc_loss_reduction="mean",
+        ctc_zero_infinity=True,
         pad_token_id=0, num_labels=len(LABELS), id2label=dict(enumerate(LABELS)),
         label2id={l: i for i, l in enumerate(LABELS)},
     )
@@ -241,6 +242,7 @@ def recalibrate_batch_norm(model: nn.Module, clips: list["Clip"], config, n: int
     """Replace the BatchNorm running statistics by their exact average over `n` single,
     unpadded training clips: the inputs inference sees."""
     model.eval()
+    momentum = {b: b.momentum for b in batch_norms(model)}
     for b in batch_norms(model):
         b.reset_running_stats()
         b.momentum = None
@@ -250,8 +252,8 @@ def recalibrate_batch_norm(model: nn.Module, clips: list["Clip"], config, n: int
         for c in rng.sample(clips, min(n, len(clips))):
             x, _, _, _, _, _ = make_batch([c], config, rng, np.random.default_rng(0), False)
             model(x.to(next(model.parameters()).device), None)
-    for b in batch_norms(model):
-        b.momentum = 0.1
+    for b, m in momentum.items():
+        b.momentum = m
         b.eval()
 
 
