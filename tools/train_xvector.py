@@ -18,6 +18,7 @@ checked against the real class before training.
 from __future__ import annotations
 
 import argparse
+import csv
 import random
 import sys
 import time
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import train as stage1  # noqa: E402
 
 RATE = stage1.RATE
+LIBRISPEECH = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora" / "librispeech_resemblyzer"
 
 
 def xvector_config(base, num_speakers: int):
@@ -46,6 +48,27 @@ def xvector_config(base, num_speakers: int):
     cfg.architectures = ["Wav2Vec2ConformerForXVector"]
     cfg.apply_spec_augment = False
     return cfg
+
+
+def librispeech_speaker_clips(known: set[str]) -> list:
+    """Every utterance of the LibriSpeech speaker corpus in ../shared (257 speakers, speaker
+    labels only) that `known` does not already hold. The speaker head needs no transcript, so
+    it also trains on the utterances the pseudo-labeller was unsure of."""
+    import soundfile as sf
+
+    out = []
+    manifest = LIBRISPEECH / "manifest.tsv"
+    if not manifest.exists():
+        return out
+    for r in csv.DictReader(open(manifest), delimiter="\t"):
+        path = str(LIBRISPEECH / r["path"])
+        if path in known:
+            continue
+        x, rate = sf.read(path, dtype="int16")
+        assert rate == RATE, path
+        out.append(stage1.Clip(x, "", "speech", 0.0, len(x) / RATE, "real:librispeech_speakers",
+                               r["speaker"], "train", path))
+    return out
 
 
 def crop(x: np.ndarray, rng: random.Random, seconds: float) -> np.ndarray:
@@ -137,6 +160,7 @@ def main() -> None:
     stage1.load_resized(joint, state["model"])  # drops training-only weights (distillation map)
 
     clips = [c for c in stage1.load_clips(args.data) if c.kind == "speech"]
+    clips += librispeech_speaker_clips({c.path for c in clips})
     train = [c for c in clips if c.split == "train" and c.speaker]
     held = [c for c in clips if c.split == "eval"]
     speakers = sorted({c.speaker for c in train})
