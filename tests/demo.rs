@@ -91,12 +91,12 @@ fn samples_cer() -> f64 {
     all.cer()
 }
 
-/// Regression guard for the interim model (models/demo/README.md): it measured 52.7% on the
-/// samples (v2, step 13200); a broken export, feature pipeline or decoder gives ~100%.
+/// Regression guard for the interim model (models/demo/README.md): it measured 50.0% on the
+/// samples (v3, step 16000; v2 52.7%); a broken export, feature pipeline or decoder gives ~100%.
 #[test]
 fn demo_recognizes_the_samples() {
     let cer = samples_cer();
-    assert!(cer <= 0.60, "CER {cer:.3} over the samples");
+    assert!(cer <= 0.57, "CER {cer:.3} over the samples");
 }
 
 /// The target of issue 3 (CER <= 10% on held-out voices). Not reached yet by the interim model.
