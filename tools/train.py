@@ -514,7 +514,7 @@ def main() -> None:
             opt.step()
             step += 1
             audio_s += float(mask.sum()) / RATE
-            losses.append((float(loss_ctc), float(loss_frame), float(loss_teacher)))
+            losses.append((loss_ctc.item(), loss_frame.item(), loss_teacher.item()))
             if step % 50 == 0:
                 el = time.time() - t0
                 lc = np.mean([l[0] for l in losses])
