@@ -29,10 +29,10 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pseudo_label  # noqa: E402
 import train as stage1  # noqa: E402
 
 RATE = stage1.RATE
-LIBRISPEECH = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora" / "librispeech_resemblyzer"
 
 
 def xvector_config(base, num_speakers: int):
@@ -57,11 +57,11 @@ def librispeech_speaker_clips(known: set[str]) -> list:
     import soundfile as sf
 
     out = []
-    manifest = LIBRISPEECH / "manifest.tsv"
+    manifest = pseudo_label.CORPUS / "manifest.tsv"
     if not manifest.exists():
         return out
     for r in csv.DictReader(open(manifest), delimiter="\t"):
-        path = str(LIBRISPEECH / r["path"])
+        path = str(pseudo_label.CORPUS / r["path"])
         if path in known:
             continue
         x, rate = sf.read(path, dtype="int16")
