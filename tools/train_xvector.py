@@ -138,6 +138,9 @@ def main() -> None:
     ap.add_argument("--margin-ramp", type=float, default=0.5,
                     help="fraction of the steps over which the AMSoftmax margin grows from 0 to the "
                          "config's (a full margin from the first step keeps the head at chance)")
+    ap.add_argument("--eval-clips", type=int, default=300,
+                    help="held-out clips scored for the EER printed during training")
+    ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -224,12 +227,12 @@ def main() -> None:
             say(f"step {step} amsoftmax {np.mean(losses):.3f} margin {model.objective.margin:.2f} "
                 f"({time.time() - t0:.0f} s)")
             losses = []
-        if step % 500 == 0 or step == args.steps:
+        if step % args.eval_every == 0 or step == args.steps:
             model.eval()
-            e = speaker_eer(model, held[:150], random.Random(1))
+            e = speaker_eer(model, held[: args.eval_clips], random.Random(1))
             model.train()
             model.wav2vec2_conformer.eval()
-            say(f"held-out voices EER {e:.3f} (PyTorch, 3 s crops)")
+            say(f"held-out voices EER {e:.3f} (PyTorch, 3 s crops, {min(len(held), args.eval_clips)} clips)")
     # Re-save the CTC and frame heads from the same checkpoint, so all three exports share the
     # exact encoder weights (export_bundle.py checks that).
     model.objective.margin = full_margin
