@@ -17,6 +17,7 @@ use hark::manifest::OutputKind;
 use hark::metrics::{equal_error_rate, normalize_text, ErrorRates};
 use hark::model::ModelBundle;
 use hark::resample::resample_all;
+use hark::speaker::SpeakerVector;
 use hark::transcribe::{run_windows, transcript_from, OfflineOptions};
 use hark::transcript::AudioInfo;
 
@@ -111,20 +112,18 @@ fn recognize(model: &std::sync::Arc<ModelBundle>, clip: &Clip) -> (String, Vec<b
     (tr.text(), flags, secs)
 }
 
-fn embedding(model: &ModelBundle, clip: &Clip) -> Option<Vec<f32>> {
+fn embedding(model: &ModelBundle, clip: &Clip) -> Option<SpeakerVector> {
     model.manifest().output(OutputKind::XvectorEmbeddings)?;
     let n = clip.samples.len().min(48_000);
     let start = (clip.samples.len() - n) / 2;
     let mut x = Vec::new();
     features::prepare_into(&clip.samples[start..start + n], true, &mut x);
     let out = model.run(&x).ok()?;
-    let mut e = out.get(OutputKind::XvectorEmbeddings)?.data.clone();
-    let norm = e.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-9);
-    e.iter_mut().for_each(|v| *v /= norm);
-    Some(e)
+    let raw = &out.get(OutputKind::XvectorEmbeddings)?.data;
+    Some(SpeakerVector::new(model.manifest(), raw))
 }
 
-fn eer_of(embs: &[(String, Vec<f32>)]) -> Option<f64> {
+fn eer_of(embs: &[(String, SpeakerVector)]) -> Option<f64> {
     if embs.len() < 2 {
         return None;
     }
@@ -132,18 +131,19 @@ fn eer_of(embs: &[(String, Vec<f32>)]) -> Option<f64> {
     let mut same = Vec::new();
     for i in 0..embs.len() {
         for j in i + 1..embs.len() {
-            scores.push(
-                embs[i]
-                    .1
-                    .iter()
-                    .zip(&embs[j].1)
-                    .map(|(a, b)| a * b)
-                    .sum::<f32>(),
-            );
+            scores.push(embs[i].1.similarity(&embs[j].1));
             same.push(embs[i].0 == embs[j].0);
         }
     }
     Some(equal_error_rate(&scores, &same))
+}
+
+fn centring(model: &ModelBundle) -> &'static str {
+    if model.manifest().xvector_mean.is_some() {
+        "training mean subtracted"
+    } else {
+        "no centring"
+    }
 }
 
 fn row(name: &str, e: &ErrorRates) {
@@ -215,10 +215,11 @@ fn main() {
         if let Some(eer) = eer_of(&embs) {
             let voices: std::collections::BTreeSet<_> = embs.iter().map(|e| &e.0).collect();
             println!(
-                "Speaker EER between held-out voices: {:.1}% ({} clips, {} voices, centre 3 s)",
+                "Speaker EER between held-out voices: {:.1}% ({} clips, {} voices, centre 3 s, {})",
                 100.0 * eer,
                 embs.len(),
-                voices.len()
+                voices.len(),
+                centring(&model)
             );
         }
     }

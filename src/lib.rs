@@ -30,6 +30,7 @@
 //! | [`pipeline`] | threads and channels of the live path, overload shedding |
 //! | [`transcribe`] | the offline whole-file driver |
 //! | [`transcript`] | the result types and their writers |
+//! | [`speaker`] | speaker embeddings for scoring (training-mean centring, cosine) |
 //! | [`metrics`] | text normalization, CER/WER, speaker EER |
 //!
 //! # Real-time rules
@@ -67,6 +68,7 @@ pub mod pipeline;
 pub mod resample;
 pub mod ring;
 pub mod source;
+pub mod speaker;
 pub mod stitch;
 pub mod transcribe;
 pub mod transcript;

@@ -105,6 +105,10 @@ pub struct Manifest {
     /// Dimension of x-vector embeddings, present when an x-vector output is.
     #[serde(default)]
     pub xvector_dim: Option<usize>,
+    /// Mean x-vector embedding of the training speakers (`xvector_dim` values), subtracted
+    /// before cosine scoring (see [`crate::speaker`]); absent for models exported without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xvector_mean: Option<Vec<f32>>,
     /// transformers version that produced the export.
     #[serde(default)]
     pub transformers_version: Option<String>,
@@ -209,6 +213,18 @@ impl Manifest {
                      positive and the others zero or more",
                     w.left_s, w.centre_s, w.right_s
                 ));
+            }
+        }
+        if let Some(mean) = &self.xvector_mean {
+            if Some(mean.len()) != self.xvector_dim {
+                return Err(format!(
+                    "xvector_mean has {} values but xvector_dim is {:?}",
+                    mean.len(),
+                    self.xvector_dim
+                ));
+            }
+            if mean.iter().any(|v| !v.is_finite()) {
+                return Err("xvector_mean has a value that is not a finite number".into());
             }
         }
         for out in &self.outputs {
@@ -324,6 +340,7 @@ mod tests {
             }),
             id2label: None,
             xvector_dim: None,
+            xvector_mean: None,
             transformers_version: None,
             min_samples: None,
             offline_window: None,
@@ -353,6 +370,29 @@ mod tests {
         m.check().unwrap();
         let back: Manifest = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
         assert_eq!(back, m);
+    }
+
+    #[test]
+    fn xvector_mean_must_match_the_embedding_size() {
+        let mut m = usual();
+        m.outputs.push(OutputSpec {
+            name: "embeddings".into(),
+            kind: OutputKind::XvectorEmbeddings,
+            dim: 2,
+        });
+        m.xvector_dim = Some(2);
+        m.xvector_mean = Some(vec![0.5, -0.5]);
+        m.check().unwrap();
+        m.xvector_mean = Some(vec![0.5, -0.5, 1.0]);
+        assert_eq!(
+            m.check().unwrap_err(),
+            "xvector_mean has 3 values but xvector_dim is Some(2)"
+        );
+        m.xvector_mean = Some(vec![0.5, f32::NAN]);
+        assert_eq!(
+            m.check().unwrap_err(),
+            "xvector_mean has a value that is not a finite number"
+        );
     }
 
     #[test]

@@ -33,6 +33,11 @@ fn floats(v: &serde_json::Value) -> Vec<f32> {
 #[test]
 fn demo_parity_with_transformers() {
     let model = ModelBundle::load(&demo()).unwrap();
+    // Speaker scoring centres embeddings with the training mean (hark::speaker).
+    assert!(
+        model.manifest().xvector_mean.is_some(),
+        "models/demo/hark.json has no xvector_mean"
+    );
     let golden: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(demo().join("golden.json")).unwrap())
             .unwrap();

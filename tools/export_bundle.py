@@ -114,6 +114,14 @@ def main() -> None:
     manifest["id2label"] = [frame.config.id2label[i] for i in range(frame.config.num_labels)]
     manifest["xvector_dim"] = xvec.config.xvector_output_dim
     manifest["min_samples"] = hark_export.min_samples_for_xvector(xvec.config)
+    mean_file = src / "xvector" / "embedding_mean.json"
+    if mean_file.exists():  # written by train_xvector.py; hark centres embeddings with it
+        mean = json.loads(mean_file.read_text())
+        if len(mean) != xvec.config.xvector_output_dim:
+            raise SystemExit(f"{mean_file}: {len(mean)} values, expected {xvec.config.xvector_output_dim}")
+        manifest["xvector_mean"] = mean
+    else:
+        print(f"note: no {mean_file}; hark.json gets no xvector_mean (run train_xvector.py --mean-only)")
     # Trained on clips of median 3.2 s: 4 s windows transcribe long files best (BENCHMARKS.md,
     # "Offline window length with the demo model").
     manifest["offline_window"] = {"left_s": 1.0, "centre_s": 2.0, "right_s": 1.0}

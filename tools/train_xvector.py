@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import random
 import sys
 import time
@@ -116,15 +117,41 @@ def eer(scores: np.ndarray, same: np.ndarray) -> float:
     return float((fnr[i] + fp[i]) / 2)
 
 
-def speaker_eer(model, clips, rng) -> float:
+def speaker_eer(model, clips, rng, mean: np.ndarray | None = None) -> float:
+    """EER of cosine scores between 3 s crops of `clips`, after subtracting `mean` if given."""
     embs = [embed(model, crop(c.audio.astype(np.float32) / 32768.0, rng, 3.0)) for c in clips]
     embs = np.stack(embs)
+    if mean is not None:
+        embs = embs - mean
     embs /= np.linalg.norm(embs, axis=1, keepdims=True) + 1e-9
     spk = np.array([c.speaker for c in clips])
     iu = np.triu_indices(len(clips), 1)
     scores = (embs @ embs.T)[iu]
     same = (spk[:, None] == spk[None, :])[iu]
     return eer(scores, same)
+
+
+def embedding_mean(model, cache: dict[str, list[torch.Tensor]], clips_of: dict[str, int]) -> np.ndarray:
+    """Mean embedding of the training data: each speaker's mean over its cached 3 s crops,
+    weighted by its number of training clips (so, in expectation, the mean over all training
+    clips). hark subtracts it before cosine scoring (hark.json `xvector_mean`)."""
+    per_speaker, weights = [], []
+    with torch.no_grad():
+        for s, crops in cache.items():
+            _, e = head_forward(model, torch.stack([c.float() for c in crops]))
+            per_speaker.append(e.mean(dim=0).numpy())
+            weights.append(clips_of[s])
+    return np.average(np.stack(per_speaker), axis=0, weights=np.array(weights, dtype=np.float64))
+
+
+def build_cache(model, speakers, by_spk, crops: int, rng) -> dict[str, list[torch.Tensor]]:
+    cache: dict[str, list[torch.Tensor]] = {}
+    for s in speakers:
+        for _ in range(crops):
+            x = crop(rng.choice(by_spk[s]).audio.astype(np.float32) / 32768.0, rng, 3.0)
+            x = np.pad(x, (0, max(0, 3 * RATE - len(x))))
+            cache.setdefault(s, []).append(encoder_states(model, x).half())
+    return cache
 
 
 def main() -> None:
@@ -142,6 +169,9 @@ def main() -> None:
                     help="held-out clips scored for the EER printed during training")
     ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--mean-only", action="store_true",
+                    help="no training: load WORK/export/xvector, compute the training-speaker mean "
+                         "embedding from --crops crops per speaker and write embedding_mean.json")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -171,9 +201,13 @@ def main() -> None:
     say(f"{len(train)} clips, {len(speakers)} speakers; {len(held)} held-out clips of "
         f"{len({c.speaker for c in held})} voices")
 
-    cfg = xvector_config(base_cfg, len(speakers))
-    model = Wav2Vec2ConformerForXVector(cfg)
-    model.wav2vec2_conformer.load_state_dict(joint.ctc.wav2vec2_conformer.state_dict())
+    out_dir = args.work / "export" / "xvector"
+    if args.mean_only:
+        model = Wav2Vec2ConformerForXVector.from_pretrained(out_dir).eval()
+    else:
+        cfg = xvector_config(base_cfg, len(speakers))
+        model = Wav2Vec2ConformerForXVector(cfg)
+        model.wav2vec2_conformer.load_state_dict(joint.ctc.wav2vec2_conformer.state_dict())
     for p in model.wav2vec2_conformer.parameters():
         p.requires_grad = False
     params = [p for p in model.parameters() if p.requires_grad]
@@ -192,13 +226,11 @@ def main() -> None:
     assert torch.allclose(mine, ref, atol=1e-4), float((mine - ref).abs().max())
 
     t0 = time.time()
-    cache: dict[str, list[torch.Tensor]] = {}
-    for s in speakers:
-        for _ in range(args.crops):
-            x = crop(rng.choice(by_spk[s]).audio.astype(np.float32) / 32768.0, rng, 3.0)
-            x = np.pad(x, (0, max(0, 3 * RATE - len(x))))
-            cache.setdefault(s, []).append(encoder_states(model, x).half())
+    cache = build_cache(model, speakers, by_spk, args.crops, rng)
     say(f"cached encoder states: {sum(len(v) for v in cache.values())} crops in {time.time() - t0:.0f} s")
+    if args.mean_only:
+        write_mean(model, cache, {s: len(v) for s, v in by_spk.items()}, held[: args.eval_clips], out_dir, say)
+        return
 
     model.train()
     model.wav2vec2_conformer.eval()
@@ -237,13 +269,23 @@ def main() -> None:
     # exact encoder weights (export_bundle.py checks that).
     model.objective.margin = full_margin
     joint.save_hf(args.work / "export")
-    out_dir = args.work / "export" / "xvector"
     model.save_pretrained(out_dir)
     from transformers import Wav2Vec2FeatureExtractor
 
     Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=RATE, do_normalize=True).save_pretrained(out_dir)
     (out_dir / "speakers.txt").write_text("\n".join(speakers) + "\n")
+    model.eval()
+    write_mean(model, cache, {s: len(v) for s, v in by_spk.items()}, held[: args.eval_clips], out_dir, say)
     say(f"saved {out_dir}")
+
+
+def write_mean(model, cache, clips_of, held, out_dir: Path, say) -> None:
+    mean = embedding_mean(model, cache, clips_of)
+    (out_dir / "embedding_mean.json").write_text(json.dumps([float(v) for v in mean]) + "\n")
+    raw = speaker_eer(model, held, random.Random(1))
+    centred = speaker_eer(model, held, random.Random(1), mean)
+    say(f"held-out voices EER {raw:.3f} raw, {centred:.3f} after subtracting the training mean "
+        f"(PyTorch, 3 s crops, {len(held)} clips); wrote {out_dir / 'embedding_mean.json'}")
 
 
 if __name__ == "__main__":
