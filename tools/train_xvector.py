@@ -117,13 +117,19 @@ def eer(scores: np.ndarray, same: np.ndarray) -> float:
     return float((fnr[i] + fp[i]) / 2)
 
 
+def unit(e: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero), as `hark::speaker::SpeakerVector`."""
+    n = np.linalg.norm(e, axis=-1, keepdims=True)
+    return e / np.where(n > 1e-12, n, 1.0)
+
+
 def speaker_eer(model, clips, rng, mean: np.ndarray | None = None) -> float:
-    """EER of cosine scores between 3 s crops of `clips`, after subtracting `mean` if given."""
+    """EER of cosine scores between 3 s crops of `clips`; with `mean`, the unit-length
+    embeddings are centred by it and scaled to unit length again (as hark scores them)."""
     embs = [embed(model, crop(c.audio.astype(np.float32) / 32768.0, rng, 3.0)) for c in clips]
-    embs = np.stack(embs)
+    embs = unit(np.stack(embs))
     if mean is not None:
-        embs = embs - mean
-    embs /= np.linalg.norm(embs, axis=1, keepdims=True) + 1e-9
+        embs = unit(embs - mean)
     spk = np.array([c.speaker for c in clips])
     iu = np.triu_indices(len(clips), 1)
     scores = (embs @ embs.T)[iu]
@@ -132,14 +138,16 @@ def speaker_eer(model, clips, rng, mean: np.ndarray | None = None) -> float:
 
 
 def embedding_mean(model, cache: dict[str, list[torch.Tensor]], clips_of: dict[str, int]) -> np.ndarray:
-    """Mean embedding of the training data: each speaker's mean over its cached 3 s crops,
-    weighted by its number of training clips (so, in expectation, the mean over all training
-    clips). hark subtracts it before cosine scoring (hark.json `xvector_mean`)."""
+    """Mean unit-length embedding of the training data: each speaker's mean over its cached 3 s
+    crops, each scaled to unit length first (raw norms vary widely, 0.05 and 1.86 on the two v5
+    golden clips, and a few long vectors would set the mean), weighted by its number of training
+    clips (so, in expectation, the mean over all training clips). hark subtracts it from
+    unit-length embeddings before cosine scoring (hark.json `xvector_mean`, `hark::speaker`)."""
     per_speaker, weights = [], []
     with torch.no_grad():
         for s, crops in cache.items():
             _, e = head_forward(model, torch.stack([c.float() for c in crops]))
-            per_speaker.append(e.mean(dim=0).numpy())
+            per_speaker.append(unit(e.numpy()).mean(axis=0))
             weights.append(clips_of[s])
     return np.average(np.stack(per_speaker), axis=0, weights=np.array(weights, dtype=np.float64))
 
