@@ -1,11 +1,12 @@
 //! Speaker embeddings for scoring: the x-vector head's raw output made ready for cosine
 //! comparison.
 //!
-//! The head's embeddings share a common component (every voice's embedding leans the same way),
-//! which inflates the cosine between different speakers. hark scales each embedding to unit
-//! length, subtracts the mean unit-length embedding of the training clips (`xvector_mean` in
-//! `hark.json`, written by `tools/train_xvector.py`) and scales to unit length again, so a dot
-//! product is the cosine similarity of centred directions. Raw norms vary a lot between clips,
+//! A head's embeddings can share a common component (every voice's embedding leans the same
+//! way), which inflates the cosine between different speakers. hark scales each embedding to
+//! unit length and, when the manifest has an `xvector_mean` (the mean unit-length embedding of
+//! the training clips, written by `tools/train_xvector.py` only when centring lowers the
+//! held-out EER), subtracts it and scales to unit length again, so a dot product is the cosine
+//! similarity of (centred) directions. Raw norms vary a lot between clips,
 //! so centring happens on directions, not on raw vectors (a few long vectors would otherwise
 //! set the mean).
 

@@ -121,7 +121,8 @@ def main() -> None:
             raise SystemExit(f"{mean_file}: {len(mean)} values, expected {xvec.config.xvector_output_dim}")
         manifest["xvector_mean"] = mean
     else:
-        print(f"note: no {mean_file}; hark.json gets no xvector_mean (run train_xvector.py --mean-only)")
+        print(f"note: no {mean_file}; hark.json gets no xvector_mean, hark scores raw directions "
+              "(train_xvector.py writes one only when centring lowers the held-out EER)")
     # Trained on clips of median 3.2 s: 4 s windows transcribe long files best (BENCHMARKS.md,
     # "Offline window length with the demo model").
     manifest["offline_window"] = {"left_s": 1.0, "centre_s": 2.0, "right_s": 1.0}
