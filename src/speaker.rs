@@ -6,9 +6,8 @@
 //! unit length and, when the manifest has an `xvector_mean` (the mean unit-length embedding of
 //! the training clips, written by `tools/train_xvector.py` only when centring lowers the
 //! held-out EER), subtracts it and scales to unit length again, so a dot product is the cosine
-//! similarity of (centred) directions. Raw norms vary a lot between clips,
-//! so centring happens on directions, not on raw vectors (a few long vectors would otherwise
-//! set the mean).
+//! similarity of (centred) directions. Raw norms vary a lot between clips, so centring happens
+//! on directions, not on raw vectors (a few long vectors would otherwise set the mean).
 
 use crate::manifest::Manifest;
 

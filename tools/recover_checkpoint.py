@@ -49,20 +49,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def onnx_weights(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """All initializers (and the large Constant nodes) by name, and for each unnamed
-    initializer the name of the node that consumes it."""
+    """All initializers by name, and for each unnamed (`onnx::…`) initializer the name of the
+    node that consumes it."""
     import onnx
     from onnx import numpy_helper
 
     model = onnx.load(str(path))
     weights = {i.name: numpy_helper.to_array(i).copy() for i in model.graph.initializer}
-    for n in model.graph.node:
-        if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value":
-            weights[n.output[0]] = numpy_helper.to_array(n.attribute[0].t).copy()
     consumer = {}
     for n in model.graph.node:
         for i in n.input:
-            if i in weights and (i.startswith("onnx::") or "Constant" in i):
+            if i in weights and i.startswith("onnx::"):
                 consumer.setdefault(i, n.name)
     return weights, consumer
 
@@ -117,7 +114,7 @@ def recover(bundle: Path, num_speakers: int):
             put(f"{path}.weight", value)
         elif path.endswith("conv_module.depthwise_conv") and value.ndim == 1:
             bn = path.replace("depthwise_conv", "batch_norm")
-            eps = next(m.eps for n, m in enc.named_modules() if f"base.{n}" == bn)
+            eps = enc.get_submodule(bn.removeprefix("base.")).eps
             put(f"{bn}.bias", value)
             put(f"{bn}.weight", np.ones_like(value))
             put(f"{bn}.running_mean", np.zeros_like(value))
