@@ -494,10 +494,9 @@ def main() -> None:
         recalibrate_batch_norm(model, [c for c in train if c.kind == "speech"], config)
         say("BatchNorm running statistics recalibrated on 400 single clips; frozen from here on")
     bn_frozen = bn_frozen or frozen_bn
-    if args.freeze_feature_encoder and not fe_frozen:
-        say(f"feature encoder frozen from step {step} on")
-    fe_frozen = fe_frozen or args.freeze_feature_encoder
-    if fe_frozen:
+    if fe_frozen or args.freeze_feature_encoder:
+        say("feature encoder frozen " + ("(as in the checkpoint)" if fe_frozen else f"from step {step} on"))
+        fe_frozen = True
         model.ctc.freeze_feature_encoder()
     ctc_loss = nn.CTCLoss(blank=0, zero_infinity=True)
     ce = nn.CrossEntropyLoss(ignore_index=-100)
