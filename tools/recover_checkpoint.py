@@ -69,11 +69,27 @@ def module_path(node: str) -> str:
     return ".".join(p for p in node.strip("/").split("/")[:-1])
 
 
+def bundle_layers(weights: dict[str, np.ndarray], consumer: dict[str, str]) -> int:
+    """Number of conformer layers in the bundle: one more than the highest `encoder.layers.N`
+    named by an initializer or by the node that consumes one."""
+    found = set()
+    for name in list(weights) + list(consumer.values()):
+        for part in name.replace("/", ".").split("encoder.layers.")[1:]:
+            digits = part.split(".")[0]
+            if digits.isdigit():
+                found.add(int(digits))
+    if not found:
+        raise SystemExit("model.onnx names no conformer layer (`encoder.layers.N`)")
+    return max(found) + 1
+
+
 def recover(bundle: Path, num_speakers: int):
     from transformers import Wav2Vec2ConformerForXVector
 
     weights, consumer = onnx_weights(bundle / "model.onnx")
     config = stage1.model_config("tiny")
+    # The depth is the bundle's, not the size preset's (tools/train.py --layers grows it).
+    config.num_hidden_layers = bundle_layers(weights, consumer)
     joint = stage1.Joint(config)
     xcfg = stage2.xvector_config(config, num_speakers)
     xvec = Wav2Vec2ConformerForXVector(xcfg)

@@ -224,6 +224,32 @@ def load_resized(model: nn.Module, saved: dict) -> list[str]:
     return resized
 
 
+def grow_layers(model: "Joint", old: int) -> None:
+    """Initialise the conformer layers appended after the first `old` so that the grown model
+    computes exactly what the old one did.
+
+    Each new layer starts as a copy of an old one (old layer k for new layer old + k, cycling),
+    with the output projections of its four residual branches (both feed-forward modules, the
+    attention output and the convolution module's last pointwise conv) zeroed, so the layer
+    adds nothing, and its final LayerNorm set to the identity affine (weight 1, bias 0). The
+    layer then maps h to norm(h), and the encoder's own final LayerNorm, applied after the last
+    layer, gives the same result for norm(h) as for h. Gradients reach the zeroed projections
+    at once (their inputs are the copied layer's live activations) and the rest from the
+    second step on."""
+    layers = model.ctc.wav2vec2_conformer.encoder.layers
+    with torch.no_grad():
+        for j in range(old, len(layers)):
+            layers[j].load_state_dict(layers[(j - old) % old].state_dict())
+            layer = layers[j]
+            for lin in (layer.ffn1.output_dense, layer.ffn2.output_dense, layer.self_attn.linear_out,
+                        layer.conv_module.pointwise_conv2):
+                lin.weight.zero_()
+                if lin.bias is not None:
+                    lin.bias.zero_()
+            layer.final_layer_norm.weight.fill_(1.0)
+            layer.final_layer_norm.bias.zero_()
+
+
 def batch_norms(model: nn.Module) -> list[nn.BatchNorm1d]:
     return [m for m in model.modules() if isinstance(m, nn.BatchNorm1d)]
 
@@ -417,6 +443,9 @@ def main() -> None:
                          "freeze_feature_encoder); kept on resume once set. A training step then "
                          "costs a third: the raw-waveform convolutions at 3200-50 frames/s dominate "
                          "the backward pass")
+    ap.add_argument("--layers", type=int, default=0,
+                    help="grow the encoder to this many conformer layers on resume (see grow_layers); "
+                         "0 keeps the checkpoint's depth")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--save-every", type=int, default=200)
     ap.add_argument("--eval-every", type=int, default=1000)
@@ -450,7 +479,15 @@ def main() -> None:
             c.teacher = teacher.of(c.path)
         say(f"teacher states for {sum(c.teacher is not None for c in train)} of {len(train)} training clips")
 
+    ckpt = args.work / "checkpoint.pt"
+    state = torch.load(ckpt, map_location=device, weights_only=False) if ckpt.exists() else None
     config = model_config(args.size)
+    saved_layers = state["config"]["num_hidden_layers"] if state and "config" in state else config.num_hidden_layers
+    config.num_hidden_layers = saved_layers
+    if args.layers:
+        if args.layers < saved_layers:
+            raise SystemExit(f"--layers {args.layers}: the checkpoint already has {saved_layers} layers")
+        config.num_hidden_layers = args.layers
     model = Joint(config, teacher.dim if teacher else 0).to(device)
     say(f"parameters: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M")
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
@@ -468,10 +505,11 @@ def main() -> None:
     step, epoch = 0, 0
     bn_frozen = False
     fe_frozen = False
-    ckpt = args.work / "checkpoint.pt"
-    if ckpt.exists():
-        state = torch.load(ckpt, map_location=device, weights_only=False)
+    if state is not None:
         resized = load_resized(model, state["model"])
+        if config.num_hidden_layers > saved_layers:
+            grow_layers(model, saved_layers)
+            say(f"grown from {saved_layers} to {config.num_hidden_layers} conformer layers (function-preserving)")
         if resized:
             say(f"new or resized since the checkpoint (optimizer state reset): {', '.join(resized)}")
         else:
