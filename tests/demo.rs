@@ -92,7 +92,7 @@ fn samples_cer() -> f64 {
 }
 
 /// Regression guard for the interim model (models/demo/README.md): it measured 36.7% on the
-/// samples (v7, step 35200; v6 45.2%, v5 46.3%); a broken export, feature pipeline or decoder
+/// samples (v8, step 41600, as v7; v6 45.2%, v5 46.3%); a broken export, feature pipeline or decoder
 /// gives ~100%.
 #[test]
 fn demo_recognizes_the_samples() {
