@@ -511,7 +511,11 @@ def main() -> None:
             grow_layers(model, saved_layers)
             say(f"grown from {saved_layers} to {config.num_hidden_layers} conformer layers (function-preserving)")
         if resized:
-            say(f"new or resized since the checkpoint (optimizer state reset): {', '.join(resized)}")
+            # The grown layers' tensors (34 a layer) are counted, not listed.
+            grown = [n for n in resized
+                     if any(f"encoder.layers.{j}." in n for j in range(saved_layers, config.num_hidden_layers))]
+            listed = [n for n in resized if n not in grown] + ([f"{len(grown)} tensors of the new layers"] if grown else [])
+            say(f"new or resized since the checkpoint (optimizer state reset): {', '.join(listed)}")
         else:
             opt.load_state_dict(state["opt"])
         step, epoch = state["step"], state["epoch"]
