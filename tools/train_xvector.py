@@ -7,6 +7,9 @@ loss) trained on the frozen stage-1 encoder from tools/train.py.
 Speakers: every training TTS voice (engine + voice + variant) and every real speaker in
 ../shared/corpora. Crops of 1.5-3 s. The head uses `use_weighted_layer_sum` (all encoder layers,
 softmax-weighted) because the top layer of a CTC encoder keeps little speaker information.
+`--first-layers N` starts those weights on the first N hidden states (layers grown later by
+train.py --layers carry little speaker information) and `--average-from F` saves the head's
+weights averaged over the last (1 - F) of the steps, which the held-out EER varies less for.
 Saves WORK/export/xvector (transformers layout, same encoder weights as export/ctc).
 
 Because the encoder is frozen, its hidden states (every layer) are computed once for a pool of
@@ -180,6 +183,16 @@ def main() -> None:
     ap.add_argument("--mean-only", action="store_true",
                     help="no training: load WORK/export/xvector, compute the training-speaker mean "
                          "embedding from --crops crops per speaker and write embedding_mean.json")
+    ap.add_argument("--first-layers", type=int, default=0,
+                    help="start the layer weights on the first N hidden states (the others at "
+                         "softmax weight e^-4 of theirs; all stay trainable); 0: uniform, as "
+                         "transformers initialises them")
+    ap.add_argument("--average-from", type=float, default=1.0,
+                    help="fraction of the steps after which the head's weights are averaged "
+                         "(equal weight per step); the average is what gets saved. 1: no average")
+    ap.add_argument("--cache", type=Path,
+                    help="file for the cached encoder states: loaded when it exists and was made "
+                         "from the same checkpoint step, crops and seed; written otherwise")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -234,8 +247,25 @@ def main() -> None:
     assert torch.allclose(mine, ref, atol=1e-4), float((mine - ref).abs().max())
 
     t0 = time.time()
-    cache = build_cache(model, speakers, by_spk, args.crops, rng)
+    key = {"step": state.get("step"), "crops": args.crops, "seed": args.seed, "speakers": speakers}
+    cache = None
+    if args.cache and args.cache.exists():
+        saved = torch.load(args.cache, weights_only=False)
+        if saved["key"] == key:
+            cache, rng = saved["cache"], saved["rng"]
+            say(f"loaded cached encoder states from {args.cache}")
+        else:
+            say(f"{args.cache} was made from another checkpoint, crop count or seed: rebuilding it")
+    if cache is None:
+        cache = build_cache(model, speakers, by_spk, args.crops, rng)
+        if args.cache:
+            torch.save({"key": key, "cache": cache, "rng": rng}, args.cache)
     say(f"cached encoder states: {sum(len(v) for v in cache.values())} crops in {time.time() - t0:.0f} s")
+    if args.first_layers and not args.mean_only:
+        with torch.no_grad():
+            model.layer_weights.fill_(-4.0)
+            model.layer_weights[: args.first_layers] = 0.0
+        say(f"layer weights start on hidden states 0..{args.first_layers - 1}")
     if args.mean_only:
         write_mean(model, cache, {s: len(v) for s, v in by_spk.items()}, held[: args.eval_clips], out_dir, say)
         return
@@ -245,6 +275,18 @@ def main() -> None:
     t0 = time.time()
     losses = []
     full_margin = model.objective.margin
+    head = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    avg: dict[str, torch.Tensor] = {}
+    averaged = 0
+    avg_start = int(args.average_from * args.steps) + 1
+
+    def swap_average() -> None:
+        with torch.no_grad():
+            for n, p in head.items():
+                tmp = p.detach().clone()
+                p.copy_(avg[n])
+                avg[n] = tmp
+
     for step in range(1, args.steps + 1):
         frames = rng.randint(75, 149)
         chosen = [rng.choice(speakers) for _ in range(args.batch)]
@@ -262,6 +304,14 @@ def main() -> None:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if step >= avg_start:
+            averaged += 1
+            with torch.no_grad():
+                for n, p in head.items():
+                    if n in avg:
+                        avg[n] += (p.detach() - avg[n]) / averaged
+                    else:
+                        avg[n] = p.detach().clone()
         losses.append(float(loss.detach()))
         if step % 50 == 0:
             say(f"step {step} amsoftmax {np.mean(losses):.3f} margin {model.objective.margin:.2f} "
@@ -272,7 +322,19 @@ def main() -> None:
             e = speaker_eer(model, held[: args.eval_clips], random.Random(1))
             model.train()
             model.wav2vec2_conformer.eval()
-            say(f"held-out voices EER {e:.3f} (PyTorch, 3 s crops, {min(len(held), args.eval_clips)} clips)")
+            w = nn.functional.softmax(model.layer_weights.detach(), dim=-1)
+            say(f"held-out voices EER {e:.3f} (PyTorch, 3 s crops, {min(len(held), args.eval_clips)} clips); "
+                f"layer weights {' '.join(f'{v:.2f}' for v in w.tolist())}")
+            if averaged:
+                swap_average()
+                model.eval()
+                e = speaker_eer(model, held[: args.eval_clips], random.Random(1))
+                swap_average()
+                model.train()
+                model.wav2vec2_conformer.eval()
+                say(f"held-out voices EER {e:.3f} with the head averaged over its last {averaged} steps")
+    if averaged:
+        swap_average()  # the average is what gets saved
     # Re-save the CTC and frame heads from the same checkpoint, so all three exports share the
     # exact encoder weights (export_bundle.py checks that).
     model.objective.margin = full_margin
