@@ -275,18 +275,10 @@ def main() -> None:
     t0 = time.time()
     losses = []
     full_margin = model.objective.margin
-    head = {n: p for n, p in model.named_parameters() if p.requires_grad}
-    avg: dict[str, torch.Tensor] = {}
+    # Equal-weight running average of the weights from avg_start on (torch's SWA helper).
+    average = torch.optim.swa_utils.AveragedModel(model)
     averaged = 0
     avg_start = int(args.average_from * args.steps) + 1
-
-    def swap_average() -> None:
-        with torch.no_grad():
-            for n, p in head.items():
-                tmp = p.detach().clone()
-                p.copy_(avg[n])
-                avg[n] = tmp
-
     for step in range(1, args.steps + 1):
         frames = rng.randint(75, 149)
         chosen = [rng.choice(speakers) for _ in range(args.batch)]
@@ -305,13 +297,8 @@ def main() -> None:
         loss.backward()
         opt.step()
         if step >= avg_start:
+            average.update_parameters(model)
             averaged += 1
-            with torch.no_grad():
-                for n, p in head.items():
-                    if n in avg:
-                        avg[n] += (p.detach() - avg[n]) / averaged
-                    else:
-                        avg[n] = p.detach().clone()
         losses.append(float(loss.detach()))
         if step % 50 == 0:
             say(f"step {step} amsoftmax {np.mean(losses):.3f} margin {model.objective.margin:.2f} "
@@ -326,15 +313,10 @@ def main() -> None:
             say(f"held-out voices EER {e:.3f} (PyTorch, 3 s crops, {min(len(held), args.eval_clips)} clips); "
                 f"layer weights {' '.join(f'{v:.2f}' for v in w.tolist())}")
             if averaged:
-                swap_average()
-                model.eval()
-                e = speaker_eer(model, held[: args.eval_clips], random.Random(1))
-                swap_average()
-                model.train()
-                model.wav2vec2_conformer.eval()
+                e = speaker_eer(average.module.eval(), held[: args.eval_clips], random.Random(1))
                 say(f"held-out voices EER {e:.3f} with the head averaged over its last {averaged} steps")
     if averaged:
-        swap_average()  # the average is what gets saved
+        model.load_state_dict(average.module.state_dict())  # the average is what gets saved
     # Re-save the CTC and frame heads from the same checkpoint, so all three exports share the
     # exact encoder weights (export_bundle.py checks that).
     model.objective.margin = full_margin
