@@ -43,7 +43,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import train as stage1  # noqa: E402
-import train_xvector as stage2  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,7 +90,7 @@ def recover(bundle: Path, num_speakers: int):
     # The depth is the bundle's, not the size preset's (tools/train.py --layers grows it).
     config.num_hidden_layers = bundle_layers(weights, consumer)
     joint = stage1.Joint(config)
-    xcfg = stage2.xvector_config(config, num_speakers)
+    xcfg = stage1.xvector_config(config, num_speakers)
     xvec = Wav2Vec2ConformerForXVector(xcfg)
 
     enc = joint.ctc.wav2vec2_conformer

@@ -11,6 +11,10 @@ available). Data: tools/make_data.py (and tools/pseudo_label.py) must have run.
 The model is saved in transformers layout (WORK/export/ctc: Wav2Vec2ConformerForCTC,
 WORK/export/frame: Wav2Vec2ConformerForAudioFrameClassification; same encoder weights) so that
 tools/export_bundle.py can export one multi-output ONNX and check it against both classes.
+
+With --speaker-weight, an x-vector head (SpeakerHead: the head of Wav2Vec2ConformerForXVector)
+trains jointly on the training speakers, so its AMSoftmax loss also shapes the encoder; it is not
+exported from here: tools/train_xvector.py --init-from-joint starts from it.
 """
 
 from __future__ import annotations
@@ -70,11 +74,65 @@ def model_config(size: str):
     )
 
 
+def xvector_config(base, num_speakers: int):
+    """The config of the demo model's Wav2Vec2ConformerForXVector head on `base`'s encoder."""
+    cfg = base.__class__.from_dict(base.to_dict())
+    cfg.use_weighted_layer_sum = True
+    cfg.tdnn_dim = (128, 128, 128, 128, 384)
+    cfg.tdnn_kernel = (5, 3, 3, 1, 1)
+    cfg.tdnn_dilation = (1, 2, 3, 1, 1)
+    cfg.xvector_output_dim = 128
+    cfg.num_labels = num_speakers
+    cfg.id2label = {i: f"spk{i}" for i in range(num_speakers)}
+    cfg.label2id = {v: k for k, v in cfg.id2label.items()}
+    cfg.architectures = ["Wav2Vec2ConformerForXVector"]
+    cfg.apply_spec_augment = False
+    return cfg
+
+
+class SpeakerHead(nn.Module):
+    """The head half of Wav2Vec2ConformerForXVector (weighted layer sum, projector, TDNN,
+    statistics pooling, embedding, AMSoftmax), trained jointly with the encoder (train.py
+    --speaker-weight) so that the speaker loss reaches the encoder: trained on a frozen CTC
+    encoder, the head is limited to what CTC training left in the hidden states, and CTC wears
+    speaker information away. Its parameter names are those of the transformers class, so
+    train_xvector.py --init-from-joint loads them."""
+
+    def __init__(self, config, num_speakers: int):
+        super().__init__()
+        from transformers import Wav2Vec2ConformerForXVector
+
+        cfg = xvector_config(config, num_speakers)
+        xv = Wav2Vec2ConformerForXVector(cfg)
+        self.layer_weights = xv.layer_weights
+        self.projector, self.tdnn = xv.projector, xv.tdnn
+        self.feature_extractor, self.classifier, self.objective = xv.feature_extractor, xv.classifier, xv.objective
+        # Frames each TDNN layer trims (no padding): (kernel - 1) * dilation.
+        self.full_margin = self.objective.margin
+        self.trim = sum((k - 1) * d for k, d in zip(cfg.tdnn_kernel, cfg.tdnn_dilation))
+
+    def forward(self, hidden_states, frames: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """AMSoftmax loss of the rows of `hidden_states` (the encoder's hidden states, one
+        [batch, frames, hidden] tensor per layer, for the labelled rows only) with `frames`
+        valid frames each."""
+        w = nn.functional.softmax(self.layer_weights, dim=-1)
+        h = (torch.stack(hidden_states, dim=1) * w.view(-1, 1, 1)).sum(dim=1)
+        h = self.projector(h)
+        for layer in self.tdnn:
+            h = layer(h)
+        pooled = []
+        for i, n in enumerate((frames - self.trim).clamp(min=2).tolist()):
+            pooled.append(torch.cat([h[i, :n].mean(dim=0), h[i, :n].std(dim=0)]))
+        emb = self.feature_extractor(torch.stack(pooled))
+        return self.objective(self.classifier(emb), labels)
+
+
 class Joint(nn.Module):
     """Encoder + CTC head + frame-classification head, named so each head's weights load into
-    the matching transformers class."""
+    the matching transformers class; with `speakers`, also a training-time x-vector head
+    (`SpeakerHead`, exported by train_xvector.py)."""
 
-    def __init__(self, config, teacher_dim: int = 0):
+    def __init__(self, config, teacher_dim: int = 0, speakers: int = 0):
         super().__init__()
         from transformers import Wav2Vec2ConformerForAudioFrameClassification, Wav2Vec2ConformerForCTC
 
@@ -85,14 +143,19 @@ class Joint(nn.Module):
         # Training only (not exported): maps the last hidden state onto the teacher's encoder
         # state (tools/teacher_features.py) for the distillation loss.
         self.distill = nn.Linear(config.hidden_size, teacher_dim) if teacher_dim else None
+        # Registered last, so the other parameters keep their order (and optimizer state).
+        self.speaker = SpeakerHead(config, speakers) if speakers else None
 
     def forward(self, x, attention_mask):
-        base = self.ctc.wav2vec2_conformer(x, attention_mask=attention_mask)
+        """CTC logits, frame logits, the distillation output (training only) and every
+        layer's hidden state (training with a speaker head only)."""
+        want_hidden = self.speaker is not None and self.training
+        base = self.ctc.wav2vec2_conformer(x, attention_mask=attention_mask, output_hidden_states=want_hidden)
         h = base.last_hidden_state
         ctc_logits = self.ctc.lm_head(self.ctc.dropout(h))
         frame_logits = self.frame_classifier(h)
         distilled = self.distill(h) if self.distill is not None and self.training else None
-        return ctc_logits, frame_logits, distilled
+        return ctc_logits, frame_logits, distilled, base.hidden_states if want_hidden else None
 
     def save_hf(self, out: Path) -> None:
         from transformers import (Wav2Vec2ConformerForAudioFrameClassification, Wav2Vec2CTCTokenizer,
@@ -405,7 +468,7 @@ def evaluate(model: Joint, clips: list[Clip], config, device) -> dict:
     with torch.no_grad():
         for c in clips:
             x, mask, _, lab, _, _ = make_batch([c], config, random.Random(0), np.random.default_rng(0), False)
-            ctc, frame, _ = model(x.to(device), None)
+            ctc, frame, _, _ = model(x.to(device), None)
             hyp = greedy(ctc[0].argmax(-1).tolist())
             cerr += edit_distance(hyp, c.text)
             chars += max(1, len(c.text))
@@ -446,6 +509,14 @@ def main() -> None:
     ap.add_argument("--layers", type=int, default=0,
                     help="grow the encoder to this many conformer layers on resume (see grow_layers); "
                          "0 keeps the checkpoint's depth")
+    ap.add_argument("--speaker-weight", type=float, default=0.0,
+                    help="weight of a jointly trained x-vector head's AMSoftmax loss on the training "
+                         "speakers (SpeakerHead); 0: none, unless the checkpoint has one (then 0.1)")
+    ap.add_argument("--speaker-lr", type=float, default=2e-3,
+                    help="peak learning rate of the speaker head (its own AdamW, same schedule shape)")
+    ap.add_argument("--speaker-margin-ramp", type=int, default=2000,
+                    help="steps over which the AMSoftmax margin grows from 0 to the config's after the "
+                         "speaker head is added (a full margin at once keeps the head at chance)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--save-every", type=int, default=200)
     ap.add_argument("--eval-every", type=int, default=1000)
@@ -488,9 +559,23 @@ def main() -> None:
         if args.layers < saved_layers:
             raise SystemExit(f"--layers {args.layers}: the checkpoint already has {saved_layers} layers")
         config.num_hidden_layers = args.layers
-    model = Joint(config, teacher.dim if teacher else 0).to(device)
-    say(f"parameters: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M")
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
+    # Speaker labels: every training voice and real speaker (a checkpoint with a speaker head
+    # keeps the list it was trained with).
+    speakers = state.get("speakers", []) if state else []
+    if args.speaker_weight > 0 and not speakers:
+        speakers = sorted({c.speaker for c in train if c.kind == "speech" and c.speaker})
+    speaker_weight = args.speaker_weight or (0.1 if speakers else 0.0)
+    spk_id = {s: i for i, s in enumerate(speakers)}
+    model = Joint(config, teacher.dim if teacher else 0, len(speakers)).to(device)
+    say(f"parameters: {sum(p.numel() for n, p in model.named_parameters() if not n.startswith('speaker.')) / 1e6:.2f} M"
+        + (f" (+{sum(p.numel() for p in model.speaker.parameters()) / 1e6:.2f} M speaker head, "
+           f"{len(speakers)} speakers, loss weight {speaker_weight})" if speakers else ""))
+    # The speaker head has its own optimizer, so adding it keeps the encoder's optimizer state.
+    opt = torch.optim.AdamW([p for n, p in model.named_parameters() if not n.startswith("speaker.")],
+                            lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
+    opt_spk = torch.optim.AdamW(model.speaker.parameters(), lr=args.speaker_lr, weight_decay=0.01) if speakers else None
+    # The step the speaker head was added at (its margin ramp and warmup start there).
+    spk_base = state["speaker_base"] if state and state.get("speakers") else (state["step"] if state else 0)
 
     base = 0
 
@@ -506,7 +591,11 @@ def main() -> None:
     bn_frozen = False
     fe_frozen = False
     if state is not None:
-        resized = load_resized(model, state["model"])
+        resized = [n for n in load_resized(model, state["model"]) if not n.startswith("speaker.")]
+        if opt_spk is not None and "opt_speaker" in state:
+            opt_spk.load_state_dict(state["opt_speaker"])
+        elif opt_spk is not None:
+            say(f"speaker head added at step {state['step']}: {len(speakers)} speakers")
         if config.num_hidden_layers > saved_layers:
             grow_layers(model, saved_layers)
             say(f"grown from {saved_layers} to {config.num_hidden_layers} conformer layers (function-preserving)")
@@ -550,8 +639,15 @@ def main() -> None:
                 break
             x, mask, targets, lab, tt, tmask = make_batch([train[i] for i in idx], config, rng, nprng, True)
             x, mask, lab = x.to(device), mask.to(device), lab.to(device)
-            ctc_logits, frame_logits, distilled = model(x, mask)
+            ctc_logits, frame_logits, distilled, hidden = model(x, mask)
             in_lens = torch.tensor([frame_count(int(m.sum()), config) for m in mask], dtype=torch.long)
+            loss_spk = torch.zeros(())
+            rows = [k for k, i in enumerate(idx) if train[i].kind == "speech" and train[i].speaker in spk_id]
+            if hidden is not None and rows:
+                model.speaker.objective.margin = model.speaker.full_margin * min(1.0, (step - spk_base) / args.speaker_margin_ramp)
+                r = torch.tensor(rows)
+                loss_spk = model.speaker([hs[r] for hs in hidden], in_lens[r],
+                                         torch.tensor([spk_id[train[idx[k]].speaker] for k in rows]).to(device))
             flat = torch.tensor([t for ts in targets for t in ts], dtype=torch.long)
             tgt_lens = torch.tensor([len(t) for t in targets], dtype=torch.long)
             logp = ctc_logits.log_softmax(-1).transpose(0, 1).float()
@@ -565,28 +661,39 @@ def main() -> None:
                 m = tmask[:, :nt].to(device)
                 loss_teacher = ((distilled[:, :nt] - tt[:, :nt].to(device)) ** 2).mean(-1)[m].mean()
                 loss = loss + args.teacher_weight * loss_teacher
+            if rows and hidden is not None:
+                loss = loss + speaker_weight * loss_spk
             for g in opt.param_groups:
                 g["lr"] = lr_at(step)
             opt.zero_grad(set_to_none=True)
+            if opt_spk is not None:
+                for g in opt_spk.param_groups:
+                    g["lr"] = args.speaker_lr * lr_at(step) / args.lr * min(1.0, (step - spk_base + 1) / 100)
+                opt_spk.zero_grad(set_to_none=True)
             loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], 5.0)
             opt.step()
+            if opt_spk is not None:
+                opt_spk.step()
             step += 1
             audio_s += float(mask.sum()) / RATE
-            losses.append((loss_ctc.item(), loss_frame.item(), loss_teacher.item()))
+            losses.append((loss_ctc.item(), loss_frame.item(), loss_teacher.item(), loss_spk.item()))
             if step % 50 == 0:
                 el = time.time() - t0
                 lc = np.mean([l[0] for l in losses])
                 lf = np.mean([l[1] for l in losses])
                 lt = np.mean([l[2] for l in losses])
-                say(f"step {step} epoch {epoch} ctc {lc:.3f} frame {lf:.3f} teacher {lt:.3f} lr {lr_at(step):.2e} "
+                ls = f" speaker {np.mean([l[3] for l in losses]):.3f}" if speakers else ""
+                say(f"step {step} epoch {epoch} ctc {lc:.3f} frame {lf:.3f} teacher {lt:.3f}{ls} lr {lr_at(step):.2e} "
                     f"{audio_s / el:.1f} audio-s/s")
                 t0, audio_s, losses = time.time(), 0.0, []
             if step % args.save_every == 0 or step == args.steps:
                 torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
                             "epoch": epoch, "rng": rng.getstate(), "config": config.to_dict(),
                             "bn_frozen": bn_frozen, "schedule_base": base,
-                            "feature_encoder_frozen": fe_frozen},
+                            "feature_encoder_frozen": fe_frozen, "speakers": speakers,
+                            "speaker_base": spk_base,
+                            "opt_speaker": opt_spk.state_dict() if opt_spk is not None else None},
                            str(ckpt) + ".tmp")
                 Path(str(ckpt) + ".tmp").replace(ckpt)
             if step % args.eval_every == 0 or step == args.steps:

@@ -39,21 +39,6 @@ import train as stage1  # noqa: E402
 RATE = stage1.RATE
 
 
-def xvector_config(base, num_speakers: int):
-    cfg = base.__class__.from_dict(base.to_dict())
-    cfg.use_weighted_layer_sum = True
-    cfg.tdnn_dim = (128, 128, 128, 128, 384)
-    cfg.tdnn_kernel = (5, 3, 3, 1, 1)
-    cfg.tdnn_dilation = (1, 2, 3, 1, 1)
-    cfg.xvector_output_dim = 128
-    cfg.num_labels = num_speakers
-    cfg.id2label = {i: f"spk{i}" for i in range(num_speakers)}
-    cfg.label2id = {v: k for k, v in cfg.id2label.items()}
-    cfg.architectures = ["Wav2Vec2ConformerForXVector"]
-    cfg.apply_spec_augment = False
-    return cfg
-
-
 def librispeech_speaker_clips(known: set[str]) -> list:
     """Every utterance of the LibriSpeech speaker corpus in ../shared (257 speakers, speaker
     labels only) that `known` does not already hold. The speaker head needs no transcript, so
@@ -190,6 +175,10 @@ def main() -> None:
     ap.add_argument("--average-from", type=float, default=1.0,
                     help="fraction of the steps after which the head's weights are averaged "
                          "(equal weight per step); the average is what gets saved. 1: no average")
+    ap.add_argument("--init-from-joint", action="store_true",
+                    help="start from the speaker head train.py --speaker-weight trained jointly with "
+                         "the encoder (all but the AMSoftmax speaker weights, whose speaker list "
+                         "differs); with --steps 0 it is saved as it is")
     ap.add_argument("--cache", type=Path,
                     help="file for the cached encoder states: loaded when it exists and was made "
                          "from the same checkpoint step, crops and seed; written otherwise")
@@ -226,9 +215,17 @@ def main() -> None:
     if args.mean_only:
         model = Wav2Vec2ConformerForXVector.from_pretrained(out_dir).eval()
     else:
-        cfg = xvector_config(base_cfg, len(speakers))
+        cfg = stage1.xvector_config(base_cfg, len(speakers))
         model = Wav2Vec2ConformerForXVector(cfg)
         model.wav2vec2_conformer.load_state_dict(joint.ctc.wav2vec2_conformer.state_dict())
+        if args.init_from_joint:
+            head = {n[len("speaker."):]: t for n, t in state["model"].items()
+                    if n.startswith("speaker.") and not n.startswith("speaker.objective.")}
+            if not head:
+                raise SystemExit("--init-from-joint: the checkpoint has no speaker head (train.py --speaker-weight)")
+            missing, unexpected = model.load_state_dict(head, strict=False)
+            assert not unexpected and all(n.startswith(("wav2vec2_conformer.", "objective.")) for n in missing), \
+                (missing, unexpected)
     for p in model.wav2vec2_conformer.parameters():
         p.requires_grad = False
     params = [p for p in model.parameters() if p.requires_grad]
@@ -261,7 +258,7 @@ def main() -> None:
         if args.cache:
             torch.save({"key": key, "cache": cache, "rng": rng}, args.cache)
     say(f"cached encoder states: {sum(len(v) for v in cache.values())} crops in {time.time() - t0:.0f} s")
-    if args.first_layers and not args.mean_only:
+    if args.first_layers and not args.mean_only and not args.init_from_joint:
         with torch.no_grad():
             model.layer_weights.fill_(-4.0)
             model.layer_weights[: args.first_layers] = 0.0
