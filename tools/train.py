@@ -90,6 +90,38 @@ def xvector_config(base, num_speakers: int):
     return cfg
 
 
+def start_layer_weights(weights: torch.Tensor, first: int) -> None:
+    """Start x-vector layer weights (`use_weighted_layer_sum`) on hidden states 0..first-1, the
+    others at e^-4 of their softmax weight (all stay trainable). transformers starts them
+    uniform, which on the grown 8-layer encoder gave four ninths to layers carrying little
+    speaker information."""
+    with torch.no_grad():
+        weights.fill_(-4.0)
+        weights[:first] = 0.0
+
+
+def xvector_head(head, layers: torch.Tensor, frames: torch.Tensor | None = None, labels=None):
+    """The head half of `Wav2Vec2ConformerForXVector.forward` on stacked encoder hidden states
+    [batch, layers, frames, hidden]; `head` is that class or a `SpeakerHead` (same parameter
+    names). `frames`: valid encoder frames per row (None: all, as transformers without an
+    attention mask). Returns (AMSoftmax loss or None, embeddings)."""
+    w = nn.functional.softmax(head.layer_weights, dim=-1)
+    h = (layers * w.view(-1, 1, 1)).sum(dim=1)
+    h = head.projector(h)
+    for layer in head.tdnn:
+        h = layer(h)
+    if frames is None:
+        pooled = torch.cat([h.mean(dim=1), h.std(dim=1)], dim=-1)
+    else:
+        # The TDNN layers have no padding: each trims (kernel - 1) * dilation frames.
+        trim = sum((k - 1) * d for k, d in zip(head.config.tdnn_kernel, head.config.tdnn_dilation))
+        pooled = torch.stack([torch.cat([h[i, :n].mean(dim=0), h[i, :n].std(dim=0)])
+                              for i, n in enumerate((frames - trim).clamp(min=2).tolist())])
+    emb = head.feature_extractor(pooled)
+    loss = head.objective(head.classifier(emb), labels) if labels is not None else None
+    return loss, emb
+
+
 class SpeakerHead(nn.Module):
     """The head half of Wav2Vec2ConformerForXVector (weighted layer sum, projector, TDNN,
     statistics pooling, embedding, AMSoftmax), trained jointly with the encoder (train.py
@@ -102,34 +134,20 @@ class SpeakerHead(nn.Module):
         super().__init__()
         from transformers import Wav2Vec2ConformerForXVector
 
-        cfg = xvector_config(config, num_speakers)
-        xv = Wav2Vec2ConformerForXVector(cfg)
+        self.config = xvector_config(config, num_speakers)
+        xv = Wav2Vec2ConformerForXVector(self.config)
         self.layer_weights = xv.layer_weights
         if first_layers:
-            # As train_xvector.py --first-layers: the weights start on hidden states 0..N-1.
-            with torch.no_grad():
-                self.layer_weights.fill_(-4.0)
-                self.layer_weights[:first_layers] = 0.0
+            start_layer_weights(self.layer_weights, first_layers)
         self.projector, self.tdnn = xv.projector, xv.tdnn
         self.feature_extractor, self.classifier, self.objective = xv.feature_extractor, xv.classifier, xv.objective
-        # Frames each TDNN layer trims (no padding): (kernel - 1) * dilation.
         self.full_margin = self.objective.margin
-        self.trim = sum((k - 1) * d for k, d in zip(cfg.tdnn_kernel, cfg.tdnn_dilation))
 
     def forward(self, hidden_states, frames: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """AMSoftmax loss of the rows of `hidden_states` (the encoder's hidden states, one
         [batch, frames, hidden] tensor per layer, for the labelled rows only) with `frames`
         valid frames each."""
-        w = nn.functional.softmax(self.layer_weights, dim=-1)
-        h = (torch.stack(hidden_states, dim=1) * w.view(-1, 1, 1)).sum(dim=1)
-        h = self.projector(h)
-        for layer in self.tdnn:
-            h = layer(h)
-        pooled = []
-        for i, n in enumerate((frames - self.trim).clamp(min=2).tolist()):
-            pooled.append(torch.cat([h[i, :n].mean(dim=0), h[i, :n].std(dim=0)]))
-        emb = self.feature_extractor(torch.stack(pooled))
-        return self.objective(self.classifier(emb), labels)
+        return xvector_head(self, torch.stack(hidden_states, dim=1), frames, labels)[0]
 
 
 class Joint(nn.Module):
@@ -668,8 +686,9 @@ def main() -> None:
             ctc_logits, frame_logits, distilled, hidden = model(x, mask)
             in_lens = torch.tensor([frame_count(int(m.sum()), config) for m in mask], dtype=torch.long)
             loss_spk = torch.zeros(())
-            rows = [k for k, i in enumerate(idx) if train[i].kind == "speech" and speaker_label(train[i]) in spk_id]
-            if hidden is not None and rows:
+            rows = [k for k, i in enumerate(idx) if hidden is not None and train[i].kind == "speech"
+                    and speaker_label(train[i]) in spk_id]
+            if rows:
                 model.speaker.objective.margin = model.speaker.full_margin * min(1.0, (step - spk_base) / args.speaker_margin_ramp)
                 r = torch.tensor(rows)
                 loss_spk = model.speaker([hs[r] for hs in hidden], in_lens[r],
@@ -687,7 +706,7 @@ def main() -> None:
                 m = tmask[:, :nt].to(device)
                 loss_teacher = ((distilled[:, :nt] - tt[:, :nt].to(device)) ** 2).mean(-1)[m].mean()
                 loss = loss + args.teacher_weight * loss_teacher
-            if rows and hidden is not None:
+            if rows:
                 loss = loss + speaker_weight * loss_spk
             for g in opt.param_groups:
                 g["lr"] = lr_at(step)

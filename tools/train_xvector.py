@@ -14,7 +14,7 @@ Saves WORK/export/xvector (transformers layout, same encoder weights as export/c
 
 Because the encoder is frozen, its hidden states (every layer) are computed once for a pool of
 3 s crops per speaker and the head trains on those (random 1.5-3 s sub-crops): minutes instead of
-an encoder pass per step. `head_forward` is the head half of the transformers forward; it is
+an encoder pass per step. `train.xvector_head` is the head half of the transformers forward; it is
 checked against the real class before training.
 """
 
@@ -74,20 +74,6 @@ def embed(model, x: np.ndarray) -> np.ndarray:
         return model(torch.from_numpy(x.astype(np.float32))[None]).embeddings[0].numpy()
 
 
-def head_forward(model, layers: torch.Tensor, labels=None):
-    """The x-vector head of `Wav2Vec2ConformerForXVector.forward` (no attention mask) on stacked
-    encoder hidden states [batch, layers, frames, hidden]. Returns (loss, embeddings)."""
-    w = nn.functional.softmax(model.layer_weights, dim=-1)
-    h = (layers * w.view(-1, 1, 1)).sum(dim=1)
-    h = model.projector(h)
-    for layer in model.tdnn:
-        h = layer(h)
-    pooled = torch.cat([h.mean(dim=1), h.std(dim=1)], dim=-1)
-    emb = model.feature_extractor(pooled)
-    loss = model.objective(model.classifier(emb), labels) if labels is not None else None
-    return loss, emb
-
-
 def encoder_states(model, x: np.ndarray) -> torch.Tensor:
     x = (x - x.mean()) / np.sqrt(x.var() + 1e-7)
     with torch.no_grad():
@@ -134,7 +120,7 @@ def embedding_mean(model, cache: dict[str, list[torch.Tensor]], clips_of: dict[s
     per_speaker, weights = [], []
     with torch.no_grad():
         for s, crops in cache.items():
-            _, e = head_forward(model, torch.stack([c.float() for c in crops]))
+            _, e = stage1.xvector_head(model, torch.stack([c.float() for c in crops]))
             per_speaker.append(unit(e.numpy()).mean(axis=0))
             weights.append(clips_of[s])
     return np.average(np.stack(per_speaker), axis=0, weights=np.array(weights, dtype=np.float64))
@@ -238,7 +224,7 @@ def main() -> None:
     # The head half must equal the real forward.
     probe = crop(train[0].audio.astype(np.float32) / 32768.0, random.Random(0), 3.0)
     with torch.no_grad():
-        _, mine = head_forward(model, encoder_states(model, probe)[None])
+        _, mine = stage1.xvector_head(model, encoder_states(model, probe)[None])
         xn = (probe - probe.mean()) / np.sqrt(probe.var() + 1e-7)
         ref = model(torch.from_numpy(xn.astype(np.float32))[None]).embeddings
     assert torch.allclose(mine, ref, atol=1e-4), float((mine - ref).abs().max())
@@ -259,9 +245,7 @@ def main() -> None:
             torch.save({"key": key, "cache": cache, "rng": rng}, args.cache)
     say(f"cached encoder states: {sum(len(v) for v in cache.values())} crops in {time.time() - t0:.0f} s")
     if args.first_layers and not args.mean_only and not args.init_from_joint:
-        with torch.no_grad():
-            model.layer_weights.fill_(-4.0)
-            model.layer_weights[: args.first_layers] = 0.0
+        stage1.start_layer_weights(model.layer_weights, args.first_layers)
         say(f"layer weights start on hidden states 0..{args.first_layers - 1}")
     if args.mean_only:
         write_mean(model, cache, {s: len(v) for s, v in by_spk.items()}, held[: args.eval_clips], out_dir, say)
@@ -289,7 +273,7 @@ def main() -> None:
             g["lr"] = args.lr * min(1.0, step / 100) * (0.05 + 0.95 * (1 - step / args.steps))
         ramp = max(1.0, args.margin_ramp * args.steps)
         model.objective.margin = full_margin * min(1.0, (step - 1) / ramp)
-        loss, _ = head_forward(model, torch.stack(hs), labels)
+        loss, _ = stage1.xvector_head(model, torch.stack(hs), labels=labels)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
