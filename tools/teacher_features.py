@@ -91,6 +91,7 @@ def main() -> None:
         chunks[-1].append((p, x))
         used += n
 
+    chunks = [c for c in chunks if c]  # none when --extend finds nothing new
     for b in range(0, len(chunks), args.batch):
         group = chunks[b: b + args.batch]
         mels, layout = [], []
