@@ -560,6 +560,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--save-every", type=int, default=200)
     ap.add_argument("--eval-every", type=int, default=1000)
+    ap.add_argument("--keep-from", type=int, default=0,
+                    help="from this step on, also keep the model weights of every save as "
+                         "WORK/snapshots/step-N.pt, for tools/average_checkpoints.py (0: none)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -592,6 +595,10 @@ def main() -> None:
 
     ckpt = args.work / "checkpoint.pt"
     state = torch.load(ckpt, map_location=device, weights_only=False) if ckpt.exists() else None
+    if state and state.get("averaged"):
+        raise SystemExit(f"{ckpt} holds the average of steps {state['averaged'][0]}..{state['averaged'][-1]} "
+                         f"(tools/average_checkpoints.py --save): resume from {args.work / 'checkpoint-unaveraged.pt'} "
+                         "copied over it")
     config = model_config(args.size)
     saved_layers = state["config"]["num_hidden_layers"] if state and "config" in state else config.num_hidden_layers
     config.num_hidden_layers = saved_layers
@@ -741,6 +748,10 @@ def main() -> None:
                             "opt_speaker": opt_spk.state_dict() if opt_spk is not None else None},
                            str(ckpt) + ".tmp")
                 Path(str(ckpt) + ".tmp").replace(ckpt)
+                if args.keep_from and step >= args.keep_from:
+                    (args.work / "snapshots").mkdir(exist_ok=True)
+                    torch.save({"model": model.state_dict(), "step": step, "config": config.to_dict()},
+                               args.work / "snapshots" / f"step-{step}.pt")
             if step % args.eval_every == 0 or step == args.steps:
                 m = evaluate(model, held, config, device)
                 say(f"eval step {step}: held-out TTS CER {m['cer']:.3f} WER {m['wer']:.3f} "

@@ -230,7 +230,7 @@ def main() -> None:
     assert torch.allclose(mine, ref, atol=1e-4), float((mine - ref).abs().max())
 
     t0 = time.time()
-    key = {"step": state.get("step"), "crops": args.crops, "seed": args.seed, "speakers": speakers}
+    key = {"step": state.get("step"), "averaged": state.get("averaged"), "crops": args.crops, "seed": args.seed, "speakers": speakers}
     cache = None
     if args.cache and args.cache.exists():
         saved = torch.load(args.cache, weights_only=False)

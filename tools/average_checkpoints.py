@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Average the encoder weights of the last stage-1 checkpoints (tools/train.py) into one.
+
+    python tools/average_checkpoints.py [--work ~/.cache/hark-train] [--from 61000] [--to 64000] [--save]
+
+Reads the weight snapshots that `train.py --keep-from STEP` writes to WORK/snapshots/step-N.pt
+(any file with a `model` state dict and a `step` also works, such as a copy of checkpoint.pt),
+takes the equal-weight mean of every floating-point tensor over the snapshots whose step lies in
+[--from, --to], and reports the held-out TTS CER / WER of the last snapshot and of the average
+(PyTorch, the 120 clips train.py evaluates on). The BatchNorm running statistics are frozen after
+recalibration (train.py), so they are the same in every snapshot and the mean keeps them.
+
+With --save the average replaces the model weights in WORK/checkpoint.pt (the original is kept as
+WORK/checkpoint-unaveraged.pt) and is exported to WORK/export like train.py's evaluations, so
+tools/train_xvector.py and tools/export_bundle.py take it from there. The checkpoint records the
+averaged steps (`averaged`); resume training from checkpoint-unaveraged.pt, not from the average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import train as stage1  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=Path.home() / ".cache" / "hark-data")
+    ap.add_argument("--work", type=Path, default=Path.home() / ".cache" / "hark-train")
+    ap.add_argument("--snapshots", type=Path, help="folder of snapshots (default WORK/snapshots)")
+    ap.add_argument("--from", dest="first", type=int, required=True, help="first step averaged")
+    ap.add_argument("--to", dest="last", type=int, help="last step averaged (default: the newest snapshot)")
+    ap.add_argument("--save", action="store_true", help="write the average to WORK/checkpoint.pt and WORK/export")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    folder = args.snapshots or args.work / "snapshots"
+    snaps = []
+    for p in sorted(folder.glob("*.pt")):
+        s = torch.load(p, map_location="cpu", weights_only=False)
+        if args.first <= s["step"] and (args.last is None or s["step"] <= args.last):
+            snaps.append((s["step"], p))
+    snaps.sort()
+    if not snaps:
+        raise SystemExit(f"{folder}: no snapshot with a step in [{args.first}, {args.last or 'newest'}]")
+    steps = [s for s, _ in snaps]
+    if len(set(steps)) != len(steps):
+        raise SystemExit(f"{folder}: two snapshots of the same step")
+
+    total: dict[str, torch.Tensor] = {}
+    last = None
+    for _, p in snaps:
+        last = torch.load(p, map_location="cpu", weights_only=False)
+        for n, t in last["model"].items():
+            if t.is_floating_point():
+                total[n] = total.get(n, 0) + t.double()
+    mean = {n: (total[n] / len(snaps)).to(t.dtype) if t.is_floating_point() else t
+            for n, t in last["model"].items()}
+    print(f"averaged {len(snaps)} snapshots, steps {steps[0]}..{steps[-1]}", flush=True)
+
+    config = stage1.model_config("tiny").__class__.from_dict(last["config"])
+    clips = stage1.load_clips(args.data)
+    held = [c for c in clips if c.split == "eval"][:120]
+    device = torch.device("cpu")
+    results = {}
+    for name, weights in ((f"step {steps[-1]}", last["model"]), ("average", mean)):
+        model = stage1.Joint(config)
+        stage1.load_resized(model, weights)  # drops training-only weights (distillation map)
+        t0 = time.time()
+        m = stage1.evaluate(model, held, config, device)
+        results[name] = m
+        print(f"{name}: held-out TTS CER {m['cer']:.4f} WER {m['wer']:.4f} speech/non-speech frame acc "
+              f"{m['speech_acc']:.4f} ({time.time() - t0:.0f} s)", flush=True)
+
+    if args.save:
+        ckpt = args.work / "checkpoint.pt"
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        if state.get("averaged"):
+            raise SystemExit(f"{ckpt} is already an average (of steps {state['averaged']})")
+        if state["step"] != steps[-1]:
+            raise SystemExit(f"{ckpt} is at step {state['step']}, the newest snapshot averaged at {steps[-1]}")
+        shutil.copy(ckpt, args.work / "checkpoint-unaveraged.pt")
+        state["model"] = mean
+        state["averaged"] = steps
+        torch.save(state, str(ckpt) + ".tmp")
+        Path(str(ckpt) + ".tmp").replace(ckpt)
+        model = stage1.Joint(config)
+        stage1.load_resized(model, mean)
+        model.save_hf(args.work / "export")
+        print(f"saved the average to {ckpt} and {args.work / 'export'} "
+              f"(the original is {args.work / 'checkpoint-unaveraged.pt'})")
+
+
+if __name__ == "__main__":
+    main()
