@@ -56,9 +56,15 @@ def main() -> None:
         raise SystemExit(f"{folder}: two snapshots of the same step")
 
     total: dict[str, torch.Tensor] = {}
-    last = None
+    last = shapes_of_first = None
     for _, p in snaps:
         last = torch.load(p, map_location="cpu", weights_only=False)
+        shapes = {n: tuple(t.shape) for n, t in last["model"].items()}
+        if shapes_of_first is None:
+            shapes_of_first = shapes
+        elif shapes != shapes_of_first:
+            raise SystemExit(f"{p}: its tensors differ from those of {snaps[0][1]} (another model size "
+                             "or depth); average snapshots of one run only")
         for n, t in last["model"].items():
             if t.is_floating_point():
                 total[n] = total.get(n, 0) + t.double()
