@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Average the encoder weights of the last stage-1 checkpoints (tools/train.py) into one.
 
-    python tools/average_checkpoints.py [--work ~/.cache/hark-train] [--from 61000] [--to 64000] [--save]
+    python tools/average_checkpoints.py [--work ~/.cache/hark-train] --from 62000 [--to 64000] [--save]
 
 Reads the weight snapshots that `train.py --keep-from STEP` writes to WORK/snapshots/step-N.pt
 (any file with a `model` state dict and a `step` also works, such as a copy of checkpoint.pt),
@@ -14,6 +14,8 @@ With --save the average replaces the model weights in WORK/checkpoint.pt (the or
 WORK/checkpoint-unaveraged.pt) and is exported to WORK/export like train.py's evaluations, so
 tools/train_xvector.py and tools/export_bundle.py take it from there. The checkpoint records the
 averaged steps (`averaged`); resume training from checkpoint-unaveraged.pt, not from the average.
+Snapshots left in the folder by an earlier run of the same size are not told apart: clear it
+before a new run's --keep-from range.
 """
 
 from __future__ import annotations
@@ -43,46 +45,44 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     folder = args.snapshots or args.work / "snapshots"
-    snaps = []
+    # One pass: each snapshot is loaded once, summed when its step is in range.
+    total: dict[str, torch.Tensor] = {}
+    steps: list[int] = []
+    first = last = None
     for p in sorted(folder.glob("*.pt")):
         s = torch.load(p, map_location="cpu", weights_only=False)
-        if args.first <= s["step"] and (args.last is None or s["step"] <= args.last):
-            snaps.append((s["step"], p))
-    snaps.sort()
-    if not snaps:
-        raise SystemExit(f"{folder}: no snapshot with a step in [{args.first}, {args.last or 'newest'}]")
-    steps = [s for s, _ in snaps]
-    if len(set(steps)) != len(steps):
-        raise SystemExit(f"{folder}: two snapshots of the same step")
-
-    total: dict[str, torch.Tensor] = {}
-    last = shapes_of_first = None
-    for _, p in snaps:
-        last = torch.load(p, map_location="cpu", weights_only=False)
-        shapes = {n: tuple(t.shape) for n, t in last["model"].items()}
-        if shapes_of_first is None:
-            shapes_of_first = shapes
-        elif shapes != shapes_of_first:
-            raise SystemExit(f"{p}: its tensors differ from those of {snaps[0][1]} (another model size "
+        if s["step"] < args.first or (args.last is not None and s["step"] > args.last):
+            continue
+        if s["step"] in steps:
+            raise SystemExit(f"{folder}: two snapshots of step {s['step']}")
+        shapes = {n: tuple(t.shape) for n, t in s["model"].items()}
+        if first is None:
+            first = (p, shapes)
+        elif shapes != first[1]:
+            raise SystemExit(f"{p}: its tensors differ from those of {first[0]} (another model size "
                              "or depth); average snapshots of one run only")
-        for n, t in last["model"].items():
+        for n, t in s["model"].items():
             if t.is_floating_point():
                 total[n] = total.get(n, 0) + t.double()
-    mean = {n: (total[n] / len(snaps)).to(t.dtype) if t.is_floating_point() else t
+        steps.append(s["step"])
+        if last is None or s["step"] > last["step"]:
+            last = s
+    if not steps:
+        raise SystemExit(f"{folder}: no snapshot with a step in [{args.first}, {args.last or 'newest'}]")
+    steps.sort()
+    mean = {n: (total[n] / len(steps)).to(t.dtype) if t.is_floating_point() else t
             for n, t in last["model"].items()}
-    print(f"averaged {len(snaps)} snapshots, steps {steps[0]}..{steps[-1]}", flush=True)
+    print(f"averaged {len(steps)} snapshots, steps {steps[0]}..{steps[-1]}", flush=True)
 
     config = stage1.model_config("tiny").__class__.from_dict(last["config"])
     clips = stage1.load_clips(args.data)
     held = [c for c in clips if c.split == "eval"][:120]
     device = torch.device("cpu")
-    results = {}
     for name, weights in ((f"step {steps[-1]}", last["model"]), ("average", mean)):
         model = stage1.Joint(config)
-        stage1.load_resized(model, weights)  # drops training-only weights (distillation map)
+        stage1.load_resized(model, dict(weights))  # drops training-only weights (distillation map)
         t0 = time.time()
         m = stage1.evaluate(model, held, config, device)
-        results[name] = m
         print(f"{name}: held-out TTS CER {m['cer']:.4f} WER {m['wer']:.4f} speech/non-speech frame acc "
               f"{m['speech_acc']:.4f} ({time.time() - t0:.0f} s)", flush=True)
 
@@ -98,9 +98,7 @@ def main() -> None:
         state["averaged"] = steps
         torch.save(state, str(ckpt) + ".tmp")
         Path(str(ckpt) + ".tmp").replace(ckpt)
-        model = stage1.Joint(config)
-        stage1.load_resized(model, mean)
-        model.save_hf(args.work / "export")
+        model.save_hf(args.work / "export")  # the average, evaluated last above
         print(f"saved the average to {ckpt} and {args.work / 'export'} "
               f"(the original is {args.work / 'checkpoint-unaveraged.pt'})")
 
