@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
 """Model-call benchmark: hark (tract) vs onnxruntime vs PyTorch, same graph, same 10 s input.
 
-    python tools/bench.py [--runs 5] [--models DIR ...]
+    python tools/bench.py [--runs 5] [--models DIR ...] [--demo-checkpoints DIR]
 
 By default it benchmarks the rotary CTC fixture and a "small" model (hidden 256, 6 layers,
 conv 7x256, rotary, random weights) that it builds and exports once into ~/.cache/hark-bench
 (needs torch), plus models/demo when present. Prints a markdown table of real-time factors
 (compute s / audio s, median of --runs) and the ratios hark/onnxruntime and hark/PyTorch.
+
+models/demo is a multi-output bundle (CTC, frame and x-vector heads on one encoder pass). Its
+PyTorch column runs the same bundle (tools/export_bundle.py's `Bundle`, unpatched transformers
+classes, eager attention) from the transformers checkpoints it was exported from: give their
+folder (holding ctc/, frame/, xvector/) with --demo-checkpoints; default
+~/.cache/hark-train/export when it exists. Without them that column reads n/a.
 """
 
 from __future__ import annotations
@@ -92,12 +98,30 @@ def bench_ort(model_dir: Path, x: np.ndarray, threads: int, runs: int) -> float:
     return time_runs(lambda: sess.run(None, feed), runs)
 
 
-def bench_torch(ckpt: Path, x: np.ndarray, threads: int, runs: int) -> float:
-    import torch
+def load_torch(ckpt: Path):
+    """The transformers model a checkpoint folder holds: a CTC model, or (a folder with ctc/,
+    frame/ and xvector/) the three-head bundle that tools/export_bundle.py exports."""
     from transformers import AutoModelForCTC
 
+    if not (ckpt / "ctc").is_dir():
+        return AutoModelForCTC.from_pretrained(ckpt, attn_implementation="eager").eval()
+    from transformers import (Wav2Vec2ConformerForAudioFrameClassification, Wav2Vec2ConformerForCTC,
+                              Wav2Vec2ConformerForXVector)
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    from export_bundle import Bundle
+
+    heads = [cls.from_pretrained(ckpt / d, attn_implementation="eager").eval()
+             for cls, d in ((Wav2Vec2ConformerForCTC, "ctc"), (Wav2Vec2ConformerForAudioFrameClassification, "frame"),
+                            (Wav2Vec2ConformerForXVector, "xvector"))]
+    return Bundle(*heads).eval()
+
+
+def bench_torch(ckpt: Path, x: np.ndarray, threads: int, runs: int) -> float:
+    import torch
+
     torch.set_num_threads(threads)
-    model = AutoModelForCTC.from_pretrained(ckpt, attn_implementation="eager").eval()
+    model = load_torch(ckpt)
     inp = torch.from_numpy(x)[None, :]
 
     def run():
@@ -111,6 +135,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--models", nargs="*", type=Path)
+    ap.add_argument("--demo-checkpoints", type=Path, default=Path.home() / ".cache" / "hark-train" / "export",
+                    help="transformers checkpoints (ctc/, frame/, xvector/) models/demo was exported from")
     args = ap.parse_args()
 
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -129,7 +155,7 @@ def main() -> None:
         checkpoints[out.resolve()] = ckpt
         demo = ROOT / "models/demo"
         if (demo / "hark.json").exists():
-            checkpoints[demo.resolve()] = demo / "checkpoint" if (demo / "checkpoint").exists() else None
+            checkpoints[demo.resolve()] = args.demo_checkpoints if (args.demo_checkpoints / "ctc").is_dir() else None
 
     cmd = ["cargo", "bench", "--quiet", "--bench", "model", "--", "--input", str(input_path),
            "--runs", str(args.runs)] + [str(m) for m in checkpoints]
