@@ -20,6 +20,7 @@ use hark::model::ModelBundle;
 use hark::pipeline::{LiveConfig, Pipeline};
 use hark::source::{FileSource, Pace};
 use hark::transcribe::{transcribe_file, OfflineOptions};
+use hark::window::WindowConfig;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -68,6 +69,7 @@ fn main() {
         );
     }
     let mut fill_traces = Vec::new();
+    let mut thread_choices = Vec::new();
     println!("| left s | centre s | right s | window s | streaming RTF | final lag p50 s | final lag max s | partials/s | max ring fill | word→partial p50/p95 s | word→final p50/p95 s | WER / CER vs full context | WER / CER vs reference |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (l, c, r) in [
@@ -178,6 +180,26 @@ fn main() {
                 .join(" ")
         ));
         let _ = audio_s;
+        let m = model.manifest();
+        let frames =
+            WindowConfig::from_seconds(l, c, r, m.frame_hop() as f64 / m.sample_rate as f64)
+                .total();
+        let samples = (frames - 1) * m.frame_hop() + m.receptive_field();
+        thread_choices.push(format!(
+            "* {l}/{c}/{r} ({samples} samples): {}",
+            model
+                .threads_for(samples)
+                .map_or("trial not finished".into(), |t| format!(
+                    "{t} of {}",
+                    model.threads()
+                ))
+        ));
+    }
+    println!(
+        "\nThreads the full windows ended up on (the per-length trial between one thread and the pool):"
+    );
+    for t in &thread_choices {
+        println!("{t}");
     }
     println!("\nRing fill over time (% of the ring, one value per stats event, about 1 s of audio apart):");
     for t in &fill_traces {

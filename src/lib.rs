@@ -51,8 +51,11 @@
 //! # Threads
 //!
 //! The model is loaded once ([`model::ModelBundle`]) and shared (`Arc`); runs take `&self`.
-//! tract uses up to `threads` cores (one shared pool) for matrix products inside one run. The
-//! live path has a source thread (or the cpal callback) and one inference thread.
+//! tract uses up to `threads` cores (one shared pool) for matrix products inside one run, for
+//! the window lengths where that measured faster: the first runs of each length alternate
+//! between one thread and the pool, and the faster stays (outputs are bit-identical either
+//! way; see [`model::ModelBundle::threads_for`]). The live path has a source thread (or the
+//! cpal callback) and one inference thread.
 #![warn(missing_docs)]
 
 pub mod caption;

@@ -53,7 +53,8 @@ struct LiveCommon {
     /// Output format [default: text on a terminal, json when piped].
     #[arg(short, long, value_enum)]
     format: Option<LiveFormat>,
-    /// Threads for inference [default: available cores, at most 4].
+    /// Threads for inference [default: available cores, at most 4]; each window length keeps
+    /// them only where they measured faster than one thread.
     #[arg(long)]
     threads: Option<usize>,
     /// Left-context seconds per window.
@@ -103,7 +104,8 @@ struct TranscribeArgs {
     /// Write to this file instead of standard output.
     #[arg(short, long)]
     output: Option<PathBuf>,
-    /// Threads for inference [default: available cores, at most 4].
+    /// Threads for inference [default: available cores, at most 4]; each window length keeps
+    /// them only where they measured faster than one thread.
     #[arg(long)]
     threads: Option<usize>,
     /// Kept (centre) seconds per window [default: the model's `offline_window`, else 8].

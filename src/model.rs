@@ -11,7 +11,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
+use tract_linalg::multithread::Executor;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::dims;
 use tract_onnx::tract_core::internal::SimplePlan;
@@ -126,29 +128,99 @@ pub struct ModelBundle {
     plans: Mutex<PlanCache>,
     threads: usize,
     /// One thread pool for all plans of this model (None: single-threaded).
-    executor: Option<tract_linalg::multithread::Executor>,
+    executor: Option<Executor>,
 }
 
 /// Optimized plans by window length, oldest evicted first past [`PLAN_CACHE_CAPACITY`]
-/// (each plan holds its own packed weights, so an unbounded cache would grow with every
-/// distinct clip length).
+/// (each length's plans hold their own packed weights, so an unbounded cache would grow with
+/// every distinct clip length).
 #[derive(Default)]
 struct PlanCache {
-    plans: HashMap<usize, Arc<Plan>>,
+    plans: HashMap<usize, Entry>,
     order: std::collections::VecDeque<usize>,
 }
+
+/// The plans of one window length.
+///
+/// A multi-threaded bundle builds two plans per length from one optimized graph: one that runs
+/// matrix products on the calling thread and one that spreads them over the pool. Threads pay
+/// off only for large products: on the 144-wide demo model a 1.8 s window runs faster on one
+/// thread, a 10 s window faster on two (BENCHMARKS.md, "Threads per window length"). The answer
+/// depends on the model, the length and the machine, so it is measured on the real runs: while
+/// the `trial` lasts, runs of that length alternate between the two plans and time themselves;
+/// after one untimed warm-up and [`TRIAL_RUNS`] timed runs each, the faster plan stays. Both
+/// give bit-identical outputs (tract splits products on row boundaries only), so the choice
+/// changes speed, never results.
+struct Entry {
+    /// The plan runs use once the trial is over (during it: the pool plan).
+    plan: Arc<Plan>,
+    /// Threads `plan` uses.
+    threads: usize,
+    trial: Option<Box<Trial>>,
+}
+
+/// A running comparison of the single-threaded (index 0) and the pool plan (index 1).
+struct Trial {
+    plans: [Arc<Plan>; 2],
+    runs: [usize; 2],
+    best_s: [f64; 2],
+    next: usize,
+}
+
+/// Timed runs per plan in a trial (after one untimed warm-up each).
+pub const TRIAL_RUNS: usize = 2;
+
+/// The pool plan is kept only when its fastest run beats one thread's by this factor (ties go
+/// to one thread, which leaves the other cores to the rest of the application).
+const TRIAL_MIN_GAIN: f64 = 0.95;
 
 /// Plans kept per model. The live pipeline needs two or three lengths; offline runs over many
 /// short clips of different lengths rebuild evicted ones.
 pub const PLAN_CACHE_CAPACITY: usize = 12;
 
 impl PlanCache {
-    fn get(&self, samples: usize) -> Option<Arc<Plan>> {
-        self.plans.get(&samples).cloned()
+    /// The plan for the next run of a length and, during a trial, which of its two it is.
+    fn checkout(&mut self, samples: usize) -> Option<(Arc<Plan>, Option<usize>)> {
+        let entry = self.plans.get_mut(&samples)?;
+        Some(match entry.trial.as_mut() {
+            Some(t) => {
+                let v = t.next;
+                t.next ^= 1;
+                (t.plans[v].clone(), Some(v))
+            }
+            None => (entry.plan.clone(), None),
+        })
     }
 
-    fn insert(&mut self, samples: usize, plan: Arc<Plan>) {
-        if self.plans.insert(samples, plan).is_none() {
+    /// Records a trial run's time; ends the trial once both plans have had their runs.
+    fn record(&mut self, samples: usize, variant: usize, secs: f64, pool_threads: usize) {
+        let Some(entry) = self.plans.get_mut(&samples) else {
+            return;
+        };
+        let Some(t) = entry.trial.as_mut() else {
+            return;
+        };
+        t.runs[variant] += 1;
+        if t.runs[variant] > 1 {
+            t.best_s[variant] = t.best_s[variant].min(secs);
+        }
+        if t.runs.iter().all(|&r| r > TRIAL_RUNS) {
+            let pool = t.best_s[1] < t.best_s[0] * TRIAL_MIN_GAIN;
+            tracing::debug!(
+                "{samples}-sample windows: fastest run {:.1} ms on 1 thread, {:.1} ms on {pool_threads}; \
+                 keeping {}",
+                t.best_s[0] * 1e3,
+                t.best_s[1] * 1e3,
+                if pool { "the pool" } else { "1 thread" }
+            );
+            entry.plan = t.plans[usize::from(pool)].clone();
+            entry.threads = if pool { pool_threads } else { 1 };
+            entry.trial = None;
+        }
+    }
+
+    fn insert(&mut self, samples: usize, entry: Entry) {
+        if self.plans.insert(samples, entry).is_none() {
             self.order.push_back(samples);
         }
         while self.order.len() > PLAN_CACHE_CAPACITY {
@@ -286,9 +358,7 @@ impl ModelBundle {
             samples,
             plans: Mutex::new(PlanCache::default()),
             threads: threads.max(1),
-            executor: (threads > 1).then(|| {
-                tract_linalg::multithread::Executor::multithread_with_name(threads, "hark-tract")
-            }),
+            executor: (threads > 1).then(|| Executor::multithread_with_name(threads, "hark-tract")),
         })
     }
 
@@ -339,38 +409,102 @@ impl ModelBundle {
             .max(self.manifest.min_samples.unwrap_or(0))
     }
 
-    /// The optimized plan for a window length: built on first use, then cached.
+    /// The optimized plan for a window length: built on first use, then cached. While the
+    /// length's thread trial lasts (see [`ModelBundle::threads_for`]) this is the pool plan.
     pub fn plan(&self, samples: usize) -> Result<Arc<Plan>, ModelError> {
+        if let Some(plan) = self
+            .plans
+            .lock()
+            .ok()
+            .and_then(|p| p.plans.get(&samples).map(|e| e.plan.clone()))
+        {
+            return Ok(plan);
+        }
+        let entry = self.build_entry(samples)?;
+        let plan = entry.plan.clone();
+        if let Ok(mut plans) = self.plans.lock() {
+            plans.insert(samples, entry);
+        }
+        Ok(plan)
+    }
+
+    /// Threads the runs of a window length use: `None` before its plan is built and while the
+    /// trial between one thread and the pool is still running (the first
+    /// `2 * (1 + TRIAL_RUNS)` runs of that length), then 1 or [`ModelBundle::threads`].
+    pub fn threads_for(&self, samples: usize) -> Option<usize> {
+        let plans = self.plans.lock().ok()?;
+        let entry = plans.plans.get(&samples)?;
+        entry.trial.is_none().then_some(entry.threads)
+    }
+
+    /// The plan for the next run of a length (built on first use) and, during its trial,
+    /// which of the two plans it is.
+    fn checkout(&self, samples: usize) -> Result<(Arc<Plan>, Option<usize>), ModelError> {
+        if let Some(found) = self.plans.lock().ok().and_then(|mut p| p.checkout(samples)) {
+            return Ok(found);
+        }
+        let entry = self.build_entry(samples)?;
+        let plan = entry.plan.clone();
+        if let Ok(mut plans) = self.plans.lock() {
+            plans.insert(samples, entry);
+            if let Some(found) = plans.checkout(samples) {
+                return Ok(found);
+            }
+        }
+        Ok((plan, None))
+    }
+
+    /// Optimizes the graph for a length and builds its plan(s): one single-threaded plan, or
+    /// for a multi-threaded bundle a single-threaded and a pool plan sharing the optimized
+    /// graph, with a trial between them (see [`Entry`]).
+    fn build_entry(&self, samples: usize) -> Result<Entry, ModelError> {
         let min = self.min_samples();
         if samples < min {
             return Err(ModelError::TooShort { samples, min });
         }
-        if let Some(plan) = self.plans.lock().ok().and_then(|p| p.get(samples)) {
-            return Ok(plan);
-        }
+        let run_err = |e: anyhow::Error| ModelError::Run {
+            samples,
+            reason: chain(&e),
+        };
+        let with = |graph: &Arc<TypedModel>, executor: Executor| {
+            let options = RunOptions {
+                executor: Some(executor),
+                ..Default::default()
+            };
+            SimplePlan::new_with_options(graph.clone(), &options).map_err(run_err)
+        };
         // tract asserts rather than errors on some degenerate graphs (a reduction over zero
         // frames, say): keep such a panic from taking the caller's thread down.
         let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let optimized = self.optimize_for(samples)?;
-            let options = RunOptions {
-                executor: self.executor.clone(),
-                ..Default::default()
-            };
-            SimplePlan::new_with_options(optimized, &options).map_err(|e| ModelError::Run {
-                samples,
-                reason: chain(&e),
+            let optimized = Arc::new(self.optimize_for(samples)?);
+            let single = with(&optimized, Executor::SingleThread)?;
+            Ok(match &self.executor {
+                None => Entry {
+                    plan: single,
+                    threads: 1,
+                    trial: None,
+                },
+                Some(pool) => {
+                    let pool = with(&optimized, pool.clone())?;
+                    Entry {
+                        plan: pool.clone(),
+                        threads: self.threads,
+                        trial: Some(Box::new(Trial {
+                            plans: [single, pool],
+                            runs: [0; 2],
+                            best_s: [f64::INFINITY; 2],
+                            next: 0,
+                        })),
+                    }
+                }
             })
         }));
-        let plan = built.unwrap_or_else(|_| {
+        built.unwrap_or_else(|_| {
             Err(ModelError::Run {
                 samples,
                 reason: "tract panicked while optimizing the graph".into(),
             })
-        })?;
-        if let Ok(mut plans) = self.plans.lock() {
-            plans.insert(samples, plan.clone());
-        }
-        Ok(plan)
+        })
     }
 
     /// Optimizes for a length (without caching) and reports what folded.
@@ -415,17 +549,24 @@ impl ModelBundle {
             return Ok(out);
         }
         let samples = input.len();
-        let plan = self.plan(samples)?;
+        let (plan, trial) = self.checkout(samples)?;
         let run_err = |e: anyhow::Error| ModelError::Run {
             samples,
             reason: chain(&e),
         };
         let tensor = Tensor::from_shape(&[1, samples], input).map_err(run_err)?;
+        let started = Instant::now();
         let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             plan.run(tvec!(tensor.into()))
         }))
         .unwrap_or_else(|_| Err(anyhow::anyhow!("tract panicked while running the graph")))
         .map_err(run_err)?;
+        if let Some(variant) = trial {
+            let secs = started.elapsed().as_secs_f64();
+            if let Ok(mut plans) = self.plans.lock() {
+                plans.record(samples, variant, secs, self.threads);
+            }
+        }
         let mut outputs = Vec::with_capacity(results.len());
         for (spec, value) in self.manifest.outputs.iter().zip(results.iter()) {
             let view = value.to_plain_array_view::<f32>().map_err(run_err)?;

@@ -129,3 +129,43 @@ fn positional_embeddings_fold_per_length() {
         }
     }
 }
+
+/// A multi-threaded bundle times a single-threaded and a pool plan on the first runs of each
+/// window length and keeps the faster: the trial must end after its runs, and every run (either
+/// plan) must give bit-identical outputs.
+#[test]
+fn thread_trial_ends_and_never_changes_outputs() {
+    use hark::model::TRIAL_RUNS;
+    let dir = fixtures().join("rotary-ctc");
+    let inputs = read_json(&fixtures().join("inputs.json"));
+    let x = floats(&inputs["cases"][1]["normalized"]);
+    let samples = x.len();
+
+    let model = ModelBundle::load_with_threads(&dir, 2).unwrap();
+    assert_eq!(model.threads_for(samples), None, "no plan built yet");
+    let first = model.run(&x).unwrap();
+    let trial_runs = 2 * (1 + TRIAL_RUNS);
+    for run in 1..trial_runs {
+        assert_eq!(
+            model.threads_for(samples),
+            None,
+            "trial over after only {run} runs"
+        );
+        let out = model.run(&x).unwrap();
+        assert_eq!(out, first, "run {run} differs from run 0");
+    }
+    let threads = model.threads_for(samples);
+    assert!(
+        matches!(threads, Some(1 | 2)),
+        "trial should have chosen 1 or 2 threads after {trial_runs} runs, got {threads:?}"
+    );
+    assert_eq!(model.run(&x).unwrap(), first, "run after the trial differs");
+
+    let single = ModelBundle::load_with_threads(&dir, 1).unwrap();
+    assert_eq!(single.run(&x).unwrap(), first, "1-thread bundle differs");
+    assert_eq!(
+        single.threads_for(samples),
+        Some(1),
+        "1-thread bundle has no trial"
+    );
+}
