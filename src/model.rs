@@ -493,7 +493,9 @@ impl ModelBundle {
                             plans: [single, pool],
                             runs: [0; 2],
                             best_s: [f64::INFINITY; 2],
-                            next: 0,
+                            // The first run is on the pool, as every run was before trials: a
+                            // length run only once (one clip, a whole file) runs as it used to.
+                            next: 1,
                         })),
                     }
                 }
