@@ -12,20 +12,6 @@ use std::time::Instant;
 use hark::features;
 use hark::model::ModelBundle;
 
-fn synth(samples: usize) -> Vec<f32> {
-    let mut phase = 0f64;
-    (0..samples)
-        .map(|i| {
-            let t = i as f64 / 16000.0;
-            phase += 2.0 * std::f64::consts::PI * (140.0 + 40.0 * (1.3 * t).sin()) / 16000.0;
-            ((1..6)
-                .map(|k| (k as f64 * phase).sin() / k as f64)
-                .sum::<f64>()
-                * 0.2) as f32
-        })
-        .collect()
-}
-
 fn main() {
     let mut args = std::env::args().skip(1).peekable();
     let mut input: Option<PathBuf> = None;
@@ -51,7 +37,7 @@ fn main() {
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect(),
-        None => synth(160_000),
+        None => features::bench_signal(160_000),
     };
     for dir in &models {
         for threads in [1usize, 2] {

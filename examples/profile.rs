@@ -4,30 +4,17 @@
 //! `cargo run --release --example profile -- MODEL_DIR [SECONDS] [THREADS] [RUNS]`
 //!
 //! Defaults: models/demo, a 10 s window, 2 threads, 5 timed runs after one warm-up. The input is
-//! the speech-like signal `benches/model.rs` uses. Per-node timing adds a little overhead of its
+//! the speech-like signal `benches/model.rs` uses (`features::bench_signal`). Per-node timing adds a little overhead of its
 //! own; the total is printed next to an untimed run so the two can be compared.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use hark::features;
 use hark::model::ModelBundle;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::plan::{eval, SimpleState};
-
-fn synth(samples: usize) -> Vec<f32> {
-    let mut phase = 0f64;
-    (0..samples)
-        .map(|i| {
-            let t = i as f64 / 16000.0;
-            phase += 2.0 * std::f64::consts::PI * (140.0 + 40.0 * (1.3 * t).sin()) / 16000.0;
-            ((1..6)
-                .map(|k| (k as f64 * phase).sin() / k as f64)
-                .sum::<f64>()
-                * 0.2) as f32
-        })
-        .collect()
-}
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -38,8 +25,8 @@ fn main() -> anyhow::Result<()> {
 
     let bundle = ModelBundle::load_with_threads(&dir, threads)?;
     let samples = (seconds * 16000.0) as usize;
-    let mut input = synth(samples);
-    hark::features::normalize(&mut input);
+    let mut input = features::bench_signal(samples);
+    features::normalize(&mut input);
     let plan = bundle.plan(samples)?;
     let make_input = || -> anyhow::Result<TVec<TValue>> {
         Ok(tvec!(Tensor::from_shape(&[1, samples], &input)?.into()))

@@ -35,6 +35,24 @@ pub fn prepare_into(src: &[f32], do_normalize: bool, dst: &mut Vec<f32>) {
     }
 }
 
+/// A deterministic speech-like test signal at 16 kHz: five harmonics on a pitch that moves
+/// between 100 and 180 Hz. Benchmarks and profiles run it (`benches/model.rs`,
+/// `examples/profile.rs`); `tools/bench.py` computes the same signal for onnxruntime and
+/// PyTorch.
+pub fn bench_signal(samples: usize) -> Vec<f32> {
+    let mut phase = 0f64;
+    (0..samples)
+        .map(|i| {
+            let t = i as f64 / 16000.0;
+            phase += 2.0 * std::f64::consts::PI * (140.0 + 40.0 * (1.3 * t).sin()) / 16000.0;
+            ((1..6)
+                .map(|k| (k as f64 * phase).sin() / k as f64)
+                .sum::<f64>()
+                * 0.2) as f32
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
