@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use hark::features;
-use hark::model::ModelBundle;
+use hark::model::{ModelBundle, TRIAL_RUNS};
 
 fn main() {
     let mut args = std::env::args().skip(1).peekable();
@@ -48,7 +48,14 @@ fn main() {
             let t0 = Instant::now();
             model.plan(x.len()).expect("plan");
             let plan_s = t0.elapsed().as_secs_f64();
-            model.run(&x).expect("warm-up run");
+            // Warm up through the length's thread trial (see `ModelBundle::threads_for`), so the
+            // timed runs are those of the plan hark settled on.
+            let mut warm = 0;
+            while model.threads_for(x.len()).is_none() && warm < 4 * (1 + TRIAL_RUNS) {
+                model.run(&x).expect("warm-up run");
+                warm += 1;
+            }
+            let used = model.threads_for(x.len()).unwrap_or(threads);
             let mut times = Vec::new();
             for _ in 0..runs {
                 let t = Instant::now();
@@ -59,7 +66,7 @@ fn main() {
             let median = times[times.len() / 2];
             let audio_s = x.len() as f64 / rate;
             println!(
-                "{{\"engine\":\"hark-tract\",\"model\":{:?},\"threads\":{threads},\"audio_s\":{audio_s:.3},\"plan_s\":{plan_s:.3},\"median_s\":{median:.5},\"rtf\":{:.5}}}",
+                "{{\"engine\":\"hark-tract\",\"model\":{:?},\"threads\":{threads},\"used_threads\":{used},\"audio_s\":{audio_s:.3},\"plan_s\":{plan_s:.3},\"median_s\":{median:.5},\"rtf\":{:.5}}}",
                 dir.display().to_string(),
                 median / audio_s
             );

@@ -6,7 +6,9 @@
 By default it benchmarks the rotary CTC fixture and a "small" model (hidden 256, 6 layers,
 conv 7x256, rotary, random weights) that it builds and exports once into ~/.cache/hark-bench
 (needs torch), plus models/demo when present. Prints a markdown table of real-time factors
-(compute s / audio s, median of --runs) and the ratios hark/onnxruntime and hark/PyTorch.
+(compute s / audio s, median of --runs) and the ratios hark/onnxruntime and hark/PyTorch. hark's
+runs are timed after its per-length thread trial (see BENCHMARKS.md, "Threads per window
+length"); "hark threads used" is the plan it settled on.
 
 models/demo is a multi-output bundle (CTC, frame and x-vector heads on one encoder pass). Its
 PyTorch column runs the same bundle (tools/export_bundle.py's `Bundle`, unpatched transformers
@@ -172,15 +174,15 @@ def main() -> None:
             h = hark[(model_dir, threads)]
             ort_s = bench_ort(model_dir, x, threads, args.runs)
             torch_s = bench_torch(ckpt, x, threads, args.runs) if ckpt else None
-            rows.append((model_dir.name, threads, h["plan_s"], h["median_s"], ort_s, torch_s))
+            rows.append((model_dir.name, threads, h.get("used_threads", threads), h["plan_s"], h["median_s"], ort_s, torch_s))
 
     print(f"input: {SECONDS:.0f} s, one window, median of {args.runs} runs; RTF = compute s / audio s\n")
-    print("| model | threads | hark plan build (s) | hark RTF | onnxruntime RTF | PyTorch RTF | hark/ort | hark/PyTorch |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name, threads, plan_s, h, o, t in rows:
+    print("| model | threads | hark threads used | hark plan build (s) | hark RTF | onnxruntime RTF | PyTorch RTF | hark/ort | hark/PyTorch |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, threads, used, plan_s, h, o, t in rows:
         ts = f"{t / SECONDS:.4f}" if t else "n/a"
         tr = f"{h / t:.2f}" if t else "n/a"
-        print(f"| {name} | {threads} | {plan_s:.2f} | {h / SECONDS:.4f} | {o / SECONDS:.4f} | {ts} | {h / o:.2f} | {tr} |")
+        print(f"| {name} | {threads} | {used} | {plan_s:.2f} | {h / SECONDS:.4f} | {o / SECONDS:.4f} | {ts} | {h / o:.2f} | {tr} |")
 
 
 if __name__ == "__main__":
