@@ -557,6 +557,12 @@ def main() -> None:
     ap.add_argument("--speaker-margin-ramp", type=int, default=2000,
                     help="steps over which the AMSoftmax margin grows from 0 to the config's after the "
                          "speaker head is added (a full margin at once keeps the head at chance)")
+    ap.add_argument("--dropout", type=float,
+                    help="hidden, activation and attention dropout (default 0 since step 22800, when the model "
+                         "underfit its training clips; tools/fit_gap.py measures which way it errs)")
+    ap.add_argument("--mask-time-prob", type=float, help="SpecAugment time-mask probability (default 0.05)")
+    ap.add_argument("--mask-feature-prob", type=float,
+                    help="SpecAugment feature-mask probability over the hidden dimension (default 0; spans of 10)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--save-every", type=int, default=200)
     ap.add_argument("--eval-every", type=int, default=1000)
@@ -606,6 +612,15 @@ def main() -> None:
         if args.layers < saved_layers:
             raise SystemExit(f"--layers {args.layers}: the checkpoint already has {saved_layers} layers")
         config.num_hidden_layers = args.layers
+    if args.dropout is not None:
+        config.hidden_dropout = config.activation_dropout = config.attention_dropout = args.dropout
+    if args.mask_time_prob is not None:
+        config.mask_time_prob = args.mask_time_prob
+    if args.mask_feature_prob is not None:
+        config.mask_feature_prob = args.mask_feature_prob
+    say(f"regularization: dropout {config.hidden_dropout} (hidden, activation, attention), conformer conv "
+        f"{config.conformer_conv_dropout}; SpecAugment time p {config.mask_time_prob} x {config.mask_time_length}, "
+        f"feature p {config.mask_feature_prob} x {config.mask_feature_length}")
     # Speaker labels: every training voice and real speaker (a checkpoint with a speaker head
     # keeps the list it was trained with).
     if state and (args.speaker_reset or args.speaker_weight == 0):
