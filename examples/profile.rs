@@ -4,8 +4,9 @@
 //! `cargo run --release --example profile -- MODEL_DIR [SECONDS] [THREADS] [RUNS]`
 //!
 //! Defaults: models/demo, a 10 s window, 2 threads, 5 timed runs after one warm-up. The input is
-//! the speech-like signal `benches/model.rs` uses (`features::bench_signal`). Per-node timing adds a little overhead of its
-//! own; the total is printed next to an untimed run so the two can be compared.
+//! the speech-like signal `benches/model.rs` uses (`features::bench_signal`). Per-node timing
+//! adds a little overhead of its own; the total is printed next to an untimed run so the two
+//! can be compared.
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -184,7 +184,7 @@ fn main() {
         let frames =
             WindowConfig::from_seconds(l, c, r, m.frame_hop() as f64 / m.sample_rate as f64)
                 .total();
-        let samples = (frames - 1) * m.frame_hop() + m.receptive_field();
+        let samples = m.samples_for_frames(frames);
         thread_choices.push(format!(
             "* {l}/{c}/{r} ({samples} samples): {}",
             model

@@ -294,6 +294,12 @@ impl Manifest {
         field
     }
 
+    /// Samples a window of `frames` model frames (at least 1) spans: the last frame starts
+    /// `(frames - 1)` hops in and sees one receptive field.
+    pub fn samples_for_frames(&self, frames: usize) -> usize {
+        (frames.max(1) - 1) * self.frame_hop() + self.receptive_field()
+    }
+
     /// Number of model frames the encoder produces for `samples` input samples (0 if too short).
     pub fn frames_for(&self, samples: usize) -> usize {
         let mut len = samples;

@@ -420,12 +420,7 @@ impl ModelBundle {
         {
             return Ok(plan);
         }
-        let entry = self.build_entry(samples)?;
-        let plan = entry.plan.clone();
-        if let Ok(mut plans) = self.plans.lock() {
-            plans.insert(samples, entry);
-        }
-        Ok(plan)
+        self.build_and_cache(samples)
     }
 
     /// Threads the runs of a window length use: `None` before its plan is built and while the
@@ -443,15 +438,23 @@ impl ModelBundle {
         if let Some(found) = self.plans.lock().ok().and_then(|mut p| p.checkout(samples)) {
             return Ok(found);
         }
+        let plan = self.build_and_cache(samples)?;
+        Ok(self
+            .plans
+            .lock()
+            .ok()
+            .and_then(|mut p| p.checkout(samples))
+            .unwrap_or((plan, None)))
+    }
+
+    /// Builds a length's plans and caches them; returns the entry's plan.
+    fn build_and_cache(&self, samples: usize) -> Result<Arc<Plan>, ModelError> {
         let entry = self.build_entry(samples)?;
         let plan = entry.plan.clone();
         if let Ok(mut plans) = self.plans.lock() {
             plans.insert(samples, entry);
-            if let Some(found) = plans.checkout(samples) {
-                return Ok(found);
-            }
         }
-        Ok((plan, None))
+        Ok(plan)
     }
 
     /// Optimizes the graph for a length and builds its plan(s): one single-threaded plan, or
