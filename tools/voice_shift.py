@@ -17,12 +17,16 @@ from __future__ import annotations
 import argparse
 import csv
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pyworld
 import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train import edit_distance  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,15 +45,6 @@ def shift(x: np.ndarray, rate: int, f0_scale: float, formant: float) -> np.ndarr
     ap = np.stack([np.interp(src, bins, row) for row in ap])
     y = pyworld.synthesize(f0 * f0_scale, sp, ap, rate, frame_period=5.0)
     return (y / (np.abs(y).max() + 1e-9) * 0.8).astype(np.float32)
-
-
-def edits(a: str, b: str) -> int:
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
-    return row[-1]
 
 
 def transcribe(hark: Path, model: Path, wav: Path) -> str:
@@ -89,7 +84,7 @@ def main() -> None:
                     wav = Path(tmp) / "shifted.wav"
                     sf.write(wav, shift(x, rate, *change), rate, subtype="PCM_16")
                 ref = " ".join(r["text"].split())
-                errors += edits(ref, transcribe(args.hark, args.model, wav))
+                errors += edit_distance(ref, transcribe(args.hark, args.model, wav))
                 chars += len(ref)
             print(f"| {name} | {errors / chars:.1%} |")
 
