@@ -10,6 +10,8 @@ softmax-weighted) because the top layer of a CTC encoder keeps little speaker in
 `--first-layers N` starts those weights on the first N hidden states (layers grown later by
 train.py --layers carry little speaker information) and `--average-from F` saves the head's
 weights averaged over the last (1 - F) of the steps, which the held-out EER varies less for.
+`--val-split` keeps a validation set of training voices out of the head's training, so that a
+seed or setting can be chosen on it without touching the held-out voices the EER is reported on.
 Saves WORK/export/xvector (transformers layout, same encoder weights as export/ctc).
 
 Because the encoder is frozen, its hidden states (every layer) are computed once for a pool of
@@ -58,6 +60,22 @@ def librispeech_speaker_clips(known: set[str]) -> list:
         out.append(stage1.Clip(x, "", "speech", 0.0, len(x) / RATE, "real:librispeech_speakers",
                                r["speaker"], "train", path))
     return out
+
+
+# The validation voices (`--val-split`): training speakers kept out of the head's training so that
+# seeds and settings can be chosen on them instead of on the held-out voices the EER is reported
+# on. Built like the held-out split: one whole espeak-ng accent with every variant (the held-out
+# split is the en-029 accent), plus every VAL_LIBRI_EVERY-th LibriSpeech speaker (sorted by label).
+VAL_ESPEAK_ACCENT = "espeak:en-gb-x-gbcwmd"
+VAL_LIBRI_EVERY = 6
+VAL_CLIPS = 300
+
+
+def validation_speakers(speakers: list[str], clips) -> set[str]:
+    """The `--val-split` speakers among `speakers` (see VAL_ESPEAK_ACCENT)."""
+    libri = sorted({c.speaker for c in clips if c.family.startswith("real:librispeech")})
+    chosen = set(libri[::VAL_LIBRI_EVERY])
+    return {s for s in speakers if s in chosen or s == VAL_ESPEAK_ACCENT or s.startswith(VAL_ESPEAK_ACCENT + "+")}
 
 
 def crop(x: np.ndarray, rng: random.Random, seconds: float) -> np.ndarray:
@@ -168,11 +186,20 @@ def main() -> None:
     ap.add_argument("--cache", type=Path,
                     help="file for the cached encoder states: loaded when it exists and was made "
                          "from the same checkpoint step, crops and seed; written otherwise")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="head initialisation and batch order")
+    ap.add_argument("--cache-seed", type=int,
+                    help="seed of the cached crops (default: --seed); seeds of the head that share it "
+                         "share one --cache file")
+    ap.add_argument("--val-split", action="store_true",
+                    help="keep the validation voices (one espeak-ng accent, every 6th LibriSpeech "
+                         "speaker) out of training and report their EER too; the centring decision "
+                         "is then made on them rather than on the held-out voices")
     args = ap.parse_args()
+    if args.cache_seed is None:
+        args.cache_seed = args.seed
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    rng = random.Random(args.seed)
+    rng = random.Random(args.cache_seed)
     log = open(args.work / "train_xvector.log", "a")
 
     def say(msg: str) -> None:
@@ -192,6 +219,13 @@ def main() -> None:
     clips += librispeech_speaker_clips({c.path for c in clips})
     train = [c for c in clips if c.split == "train" and c.speaker]
     held = [c for c in clips if c.split == "eval"]
+    val: list = []
+    if args.val_split:
+        val_spk = validation_speakers(sorted({c.speaker for c in train}), train)
+        val = [c for c in train if c.speaker in val_spk]
+        train = [c for c in train if c.speaker not in val_spk]
+        val = random.Random(2).sample(val, min(VAL_CLIPS, len(val)))
+        say(f"validation split: {len(val_spk)} voices kept out of training, {len(val)} of their clips scored")
     speakers = sorted({c.speaker for c in train})
     spk_id = {s: i for i, s in enumerate(speakers)}
     say(f"{len(train)} clips, {len(speakers)} speakers; {len(held)} held-out clips of "
@@ -230,7 +264,8 @@ def main() -> None:
     assert torch.allclose(mine, ref, atol=1e-4), float((mine - ref).abs().max())
 
     t0 = time.time()
-    key = {"step": state.get("step"), "averaged": state.get("averaged"), "crops": args.crops, "seed": args.seed, "speakers": speakers}
+    key = {"step": state.get("step"), "averaged": state.get("averaged"), "crops": args.crops, "seed": args.cache_seed,
+           "speakers": speakers}
     cache = None
     if args.cache and args.cache.exists():
         saved = torch.load(args.cache, weights_only=False)
@@ -243,12 +278,14 @@ def main() -> None:
         cache = build_cache(model, speakers, by_spk, args.crops, rng)
         if args.cache:
             torch.save({"key": key, "cache": cache, "rng": rng}, args.cache)
+    if args.seed != args.cache_seed:
+        rng = random.Random(args.seed)  # batches of its own; the same seeds keep the old sequence
     say(f"cached encoder states: {sum(len(v) for v in cache.values())} crops in {time.time() - t0:.0f} s")
     if args.first_layers and not args.mean_only and not args.init_from_joint:
         stage1.start_layer_weights(model.layer_weights, args.first_layers)
         say(f"layer weights start on hidden states 0..{args.first_layers - 1}")
     if args.mean_only:
-        write_mean(model, cache, {s: len(v) for s, v in by_spk.items()}, held[: args.eval_clips], out_dir, say)
+        write_mean(model, cache, {s: len(v) for s, v in by_spk.items()}, held[: args.eval_clips], val, out_dir, say)
         return
 
     model.train()
@@ -293,9 +330,14 @@ def main() -> None:
             w = nn.functional.softmax(model.layer_weights.detach(), dim=-1)
             say(f"held-out voices EER {e:.3f} (PyTorch, 3 s crops, {min(len(held), args.eval_clips)} clips); "
                 f"layer weights {' '.join(f'{v:.2f}' for v in w.tolist())}")
+            if val:
+                say(f"validation voices EER {speaker_eer(model, val, random.Random(1)):.3f} ({len(val)} clips)")
             if averaged:
                 e = speaker_eer(average.module.eval(), held[: args.eval_clips], random.Random(1))
                 say(f"held-out voices EER {e:.3f} with the head averaged over its last {averaged} steps")
+                if val:
+                    e = speaker_eer(average.module.eval(), val, random.Random(1))
+                    say(f"validation voices EER {e:.3f} with the head averaged over its last {averaged} steps")
     if averaged:
         model.load_state_dict(average.module.state_dict())  # the average is what gets saved
     # Re-save the CTC and frame heads from the same checkpoint, so all three exports share the
@@ -308,20 +350,26 @@ def main() -> None:
     Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=RATE, do_normalize=True).save_pretrained(out_dir)
     (out_dir / "speakers.txt").write_text("\n".join(speakers) + "\n")
     model.eval()
-    write_mean(model, cache, {s: len(v) for s, v in by_spk.items()}, held[: args.eval_clips], out_dir, say)
+    write_mean(model, cache, {s: len(v) for s, v in by_spk.items()}, held[: args.eval_clips], val, out_dir, say)
     say(f"saved {out_dir}")
 
 
-def write_mean(model, cache, clips_of, held, out_dir: Path, say) -> None:
+def write_mean(model, cache, clips_of, held, val, out_dir: Path, say) -> None:
     """Writes the training mean (hark.json `xvector_mean`) only when centring by it lowers the
-    EER between the held-out voices; otherwise removes a stale one, so hark scores raw
-    directions. (The v5 head gained from centring, 15.0% -> 13.4%; the v6 head lost, 13.2% ->
-    13.8%.)"""
+    EER between the validation voices (`--val-split`), or without them between the held-out
+    voices; otherwise removes a stale one, so hark scores raw directions. (The v5 head gained
+    from centring, 15.0% -> 13.4%; the v6 head lost, 13.2% -> 13.8%.)"""
     mean = embedding_mean(model, cache, clips_of)
     path = out_dir / "embedding_mean.json"
     raw = speaker_eer(model, held, random.Random(1))
     centred = speaker_eer(model, held, random.Random(1), mean)
-    if centred < raw:
+    if val:
+        val_raw = speaker_eer(model, val, random.Random(1))
+        val_centred = speaker_eer(model, val, random.Random(1), mean)
+        say(f"validation voices EER {val_raw:.3f} raw, {val_centred:.3f} centred ({len(val)} clips)")
+    else:
+        val_raw, val_centred = raw, centred
+    if val_centred < val_raw:
         path.write_text(json.dumps([float(v) for v in mean]) + "\n")
         verdict = f"wrote {path}"
     else:
