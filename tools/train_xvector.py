@@ -71,11 +71,11 @@ VAL_LIBRI_EVERY = 6
 VAL_CLIPS = 300
 
 
-def validation_speakers(speakers: list[str], clips) -> set[str]:
-    """The `--val-split` speakers among `speakers` (see VAL_ESPEAK_ACCENT)."""
+def validation_speakers(clips) -> set[str]:
+    """The `--val-split` speakers among those of `clips` (see VAL_ESPEAK_ACCENT)."""
     libri = sorted({c.speaker for c in clips if c.family.startswith("real:librispeech")})
-    chosen = set(libri[::VAL_LIBRI_EVERY])
-    return {s for s in speakers if s in chosen or s == VAL_ESPEAK_ACCENT or s.startswith(VAL_ESPEAK_ACCENT + "+")}
+    espeak = {c.speaker for c in clips if c.speaker == VAL_ESPEAK_ACCENT or c.speaker.startswith(VAL_ESPEAK_ACCENT + "+")}
+    return set(libri[::VAL_LIBRI_EVERY]) | espeak
 
 
 def crop(x: np.ndarray, rng: random.Random, seconds: float) -> np.ndarray:
@@ -221,7 +221,7 @@ def main() -> None:
     held = [c for c in clips if c.split == "eval"]
     val: list = []
     if args.val_split:
-        val_spk = validation_speakers(sorted({c.speaker for c in train}), train)
+        val_spk = validation_speakers(train)
         val = [c for c in train if c.speaker in val_spk]
         train = [c for c in train if c.speaker not in val_spk]
         val = random.Random(2).sample(val, min(VAL_CLIPS, len(val)))
