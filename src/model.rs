@@ -21,6 +21,8 @@ use tract_onnx::tract_hir::internal::Symbol;
 
 use crate::manifest::{Manifest, ManifestError, OutputKind, OutputSpec};
 
+mod erf;
+
 /// Errors of loading or running a model.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
@@ -340,10 +342,12 @@ impl ModelBundle {
         model
             .set_input_fact(0, f32::fact(dims![1, samples.clone()]).into())
             .map_err(graph_err)?;
-        let generic = model
+        let mut generic = model
             .into_typed()
             .and_then(|m| m.into_decluttered())
             .map_err(graph_err)?;
+        // tract's GELU is off by up to 1.2e-6, enough to move logits by 1e-4: see erf.rs.
+        erf::replace_approximate_gelu(&mut generic).map_err(graph_err)?;
 
         // The last axis of each output is fixed by the weights: check it against the manifest.
         for (ix, spec) in manifest.outputs.iter().enumerate() {
