@@ -116,6 +116,11 @@ pub struct PlanReport {
     pub positional_ops: usize,
     /// Range / Sin / Cos nodes in the length-generic graph.
     pub positional_ops_generic: usize,
+    /// Exact-GELU nodes in the optimized plan that run hark's kernel (see `model/erf.rs`).
+    pub gelu_ops_hark: usize,
+    /// Exact-GELU nodes in the optimized plan that still run tract's approximate one (0 for
+    /// f32 graphs).
+    pub gelu_ops_tract: usize,
 }
 
 type Plan = TypedSimplePlan;
@@ -525,11 +530,20 @@ impl ModelBundle {
                 .filter(|n| is_positional_op(&n.op().name()))
                 .count()
         };
+        let named = |name: &str| {
+            optimized
+                .nodes()
+                .iter()
+                .filter(|n| n.op().name() == name)
+                .count()
+        };
         Ok(PlanReport {
             samples,
             nodes: optimized.nodes().len(),
             positional_ops: count(&optimized),
             positional_ops_generic: count(&self.generic),
+            gelu_ops_hark: named(erf::HARK_GELU),
+            gelu_ops_tract: named("GeluExact"),
         })
     }
 

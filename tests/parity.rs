@@ -130,6 +130,26 @@ fn positional_embeddings_fold_per_length() {
     }
 }
 
+/// tract's fused exact GELU is an approximation off by up to 1.2e-6 (src/model/erf.rs): every
+/// one must be replaced by hark's kernel in the optimized plan, whatever the architecture.
+#[test]
+fn exact_gelu_runs_harks_kernel() {
+    for name in [
+        "rotary-ctc",
+        "relative-xvector",
+        "none-frame",
+        "wav2vec2-ctc",
+        "hubert-ctc",
+        "wavlm-ctc",
+    ] {
+        let model = ModelBundle::load(&fixtures().join(name)).unwrap();
+        let report = model.plan_report(8000).unwrap();
+        eprintln!("{name}: {report:?}");
+        assert!(report.gelu_ops_hark > 0, "{name}: no GELU replaced");
+        assert_eq!(report.gelu_ops_tract, 0, "{name}: tract's GELU left");
+    }
+}
+
 /// A multi-threaded bundle times a single-threaded and a pool plan on the first runs of each
 /// window length and keeps the faster: the trial must end after its runs, and every run (either
 /// plan) must give bit-identical outputs.

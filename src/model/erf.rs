@@ -120,13 +120,16 @@ fn gelu_in_place_avx2_fma(xs: &mut [f32]) {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccurateGelu;
 
+/// [`AccurateGelu`]'s op name in a tract graph.
+pub const HARK_GELU: &str = "HarkGelu";
+
 impl ElementWiseMiniOp for AccurateGelu {
     fn name(&self) -> String {
-        "HarkGelu".into()
+        HARK_GELU.into()
     }
     fn eval_in_place(&self, t: &mut Tensor, _out_dt: Option<DatumType>) -> TractResult<()> {
         if t.datum_type() != f32::datum_type() {
-            bail!("HarkGelu runs on f32 only, got {:?}", t.datum_type());
+            bail!("{HARK_GELU} runs on f32 only, got {:?}", t.datum_type());
         }
         let mut plain = t.try_as_plain_ram_mut()?;
         gelu_in_place(plain.as_slice_mut::<f32>()?);
