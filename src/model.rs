@@ -21,7 +21,7 @@ use tract_onnx::tract_hir::internal::Symbol;
 
 use crate::manifest::{Manifest, ManifestError, OutputKind, OutputSpec};
 
-mod erf;
+pub mod gelu;
 
 /// Errors of loading or running a model.
 #[derive(Debug, thiserror::Error)]
@@ -116,7 +116,7 @@ pub struct PlanReport {
     pub positional_ops: usize,
     /// Range / Sin / Cos nodes in the length-generic graph.
     pub positional_ops_generic: usize,
-    /// Exact-GELU nodes in the optimized plan that run hark's kernel (see `model/erf.rs`).
+    /// Exact-GELU nodes in the optimized plan that run hark's kernel (see [`gelu`]).
     pub gelu_ops_hark: usize,
     /// Exact-GELU nodes in the optimized plan that still run tract's approximate one (0 for
     /// f32 graphs).
@@ -351,8 +351,8 @@ impl ModelBundle {
             .into_typed()
             .and_then(|m| m.into_decluttered())
             .map_err(graph_err)?;
-        // tract's GELU is off by up to 1.2e-6, enough to move logits by 1e-4: see erf.rs.
-        erf::replace_approximate_gelu(&mut generic).map_err(graph_err)?;
+        // tract's GELU is off by up to 1.2e-6, enough to move logits by 1e-4: see gelu.rs.
+        gelu::replace_approximate_gelu(&mut generic).map_err(graph_err)?;
 
         // The last axis of each output is fixed by the weights: check it against the manifest.
         for (ix, spec) in manifest.outputs.iter().enumerate() {
@@ -542,7 +542,7 @@ impl ModelBundle {
             nodes: optimized.nodes().len(),
             positional_ops: count(&optimized),
             positional_ops_generic: count(&self.generic),
-            gelu_ops_hark: named(erf::HARK_GELU),
+            gelu_ops_hark: named(gelu::HARK_GELU),
             gelu_ops_tract: named("GeluExact"),
         })
     }

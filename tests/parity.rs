@@ -130,7 +130,7 @@ fn positional_embeddings_fold_per_length() {
     }
 }
 
-/// tract's fused exact GELU is an approximation off by up to 1.2e-6 (src/model/erf.rs): every
+/// tract's fused exact GELU is an approximation off by up to 1.2e-6 (src/model/gelu.rs): every
 /// one must be replaced by hark's kernel in the optimized plan, whatever the architecture.
 #[test]
 fn exact_gelu_runs_harks_kernel() {
