@@ -16,6 +16,10 @@ tools/train_xvector.py and tools/export_bundle.py take it from there. The checkp
 averaged steps (`averaged`); resume training from checkpoint-unaveraged.pt, not from the average.
 Snapshots left in the folder by an earlier run of the same size are not told apart: clear it
 before a new run's --keep-from range.
+
+Runs that share a parent checkpoint (two schedules resumed from the same step) average too: give
+each run's snapshot folder to --snapshots (repeat the flag). Within one folder a step may occur
+once; across folders the same step may occur in each (two runs that ended at the same step).
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path.home() / ".cache" / "hark-data")
     ap.add_argument("--work", type=Path, default=Path.home() / ".cache" / "hark-train")
-    ap.add_argument("--snapshots", type=Path, help="folder of snapshots (default WORK/snapshots)")
+    ap.add_argument("--snapshots", type=Path, action="append",
+                    help="folder of snapshots (default WORK/snapshots); repeat it to average several runs")
     ap.add_argument("--from", dest="first", type=int, required=True, help="first step averaged")
     ap.add_argument("--to", dest="last", type=int, help="last step averaged (default: the newest snapshot)")
     ap.add_argument("--save", action="store_true", help="write the average to WORK/checkpoint.pt and WORK/export")
@@ -44,17 +49,22 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
-    folder = args.snapshots or args.work / "snapshots"
+    folders = args.snapshots or [args.work / "snapshots"]
     # One pass: each snapshot is loaded once, summed when its step is in range.
     total: dict[str, torch.Tensor] = {}
     steps: list[int] = []
     first = last = None
-    for p in sorted(folder.glob("*.pt")):
+    seen: set[tuple[Path, int]] = set()
+    for folder in folders:
+        if not folder.is_dir():
+            raise SystemExit(f"{folder}: no such snapshot folder")
+    for folder, p in [(f, p) for f in folders for p in sorted(f.glob("*.pt"))]:
         s = torch.load(p, map_location="cpu", weights_only=False)
         if s["step"] < args.first or (args.last is not None and s["step"] > args.last):
             continue
-        if s["step"] in steps:
+        if (folder, s["step"]) in seen:
             raise SystemExit(f"{folder}: two snapshots of step {s['step']}")
+        seen.add((folder, s["step"]))
         shapes = {n: tuple(t.shape) for n, t in s["model"].items()}
         if first is None:
             first = (p, shapes)
@@ -68,11 +78,11 @@ def main() -> None:
         if last is None or s["step"] > last["step"]:
             last = s
     if not steps:
-        raise SystemExit(f"{folder}: no snapshot with a step in [{args.first}, {args.last or 'newest'}]")
+        raise SystemExit(f"{', '.join(map(str, folders))}: no snapshot with a step in [{args.first}, {args.last or 'newest'}]")
     steps.sort()
     mean = {n: (total[n] / len(steps)).to(t.dtype) if t.is_floating_point() else t
             for n, t in last["model"].items()}
-    print(f"averaged {len(steps)} snapshots, steps {steps[0]}..{steps[-1]}", flush=True)
+    print(f"averaged {len(steps)} snapshots from {len(folders)} folder(s), steps {steps[0]}..{steps[-1]}", flush=True)
 
     config = stage1.model_config("tiny").__class__.from_dict(last["config"])
     clips = stage1.load_clips(args.data)

