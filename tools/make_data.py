@@ -464,10 +464,12 @@ def main() -> None:
             rows += pool.map(nonspeech_job, [(i, str(out), args.seed * 7919 + i) for i in range(args.nonspeech)])
     rows += kept if args.extend else corpus_rows(out / "pseudo_labels.tsv")
     rows.sort(key=lambda r: r["path"])
-    with open(out / "manifest.tsv", "w", newline="") as f:
+    tmp = out / "manifest.tsv.tmp"  # replaced in one step: a reader never sees half a manifest
+    with open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=COLUMNS, delimiter="\t")
         w.writeheader()
         w.writerows(rows)
+    tmp.replace(out / "manifest.tsv")
     hours = sum(float(r["duration"]) for r in rows) / 3600
     print(f"wrote {len(rows)} clips ({hours:.2f} h) to {out / 'manifest.tsv'}", file=sys.stderr)
 
