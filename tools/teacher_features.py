@@ -116,11 +116,17 @@ def main() -> None:
         if done % 40 < args.batch:
             print(f"{done}/{len(chunks)} chunks, {time.time() - t0:.0f} s", flush=True)
 
-    np.save(out_dir / "feats.npy", np.concatenate(feats))
-    with open(out_dir / "index.tsv", "w") as f:
+    # Each file is written beside its old self and renamed into place, so a run stopped part way
+    # (a session's end) leaves the previous features whole; the index goes last, and an index row
+    # never points past the end of feats.npy.
+    with open(out_dir / "feats.npy.tmp", "wb") as f:
+        np.save(f, np.concatenate(feats))
+    (out_dir / "feats.npy.tmp").replace(out_dir / "feats.npy")
+    with open(out_dir / "index.tsv.tmp", "w") as f:
         f.write("path\trow\tframes\n")
         for p, r, n in index:
             f.write(f"{p}\t{r}\t{n}\n")
+    (out_dir / "index.tsv.tmp").replace(out_dir / "index.tsv")
     print(f"{len(index)} clips, {row} frames ({row / 50 / 3600:.2f} h) in {time.time() - t0:.0f} s")
 
 
