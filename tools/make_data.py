@@ -172,7 +172,7 @@ def kokoro_engine():
             session=onnxruntime.InferenceSession(str(kc.model_path()), sess_options=opts,
                                                  providers=["CPUExecutionProvider"]),
             vocab=json.loads((data / "vocab.json").read_text(encoding="utf-8"))["vocab"],
-            styles=styles, g2p={False: G2P(british=False), True: G2P(british=True)})
+            styles=styles, tables={}, g2p={False: G2P(british=False), True: G2P(british=True)})
     return _kokoro_loaded
 
 
@@ -211,7 +211,9 @@ def synthesize(engine: str, voice: str, text: str, rng: random.Random, wav: str)
         tokens = [k["vocab"][c] for c in phonemes if c in k["vocab"]][:500]
         if not tokens:
             raise subprocess.CalledProcessError(1, "kokoro: no phonemes")
-        style = kokoro_style(k["styles"], voice)[len(tokens) - 1]
+        if voice not in k["tables"]:  # a mixture is computed once per worker, not per clip
+            k["tables"][voice] = kokoro_style(k["styles"], voice)
+        style = k["tables"][voice][len(tokens) - 1]
         x = k["session"].run(None, {"tokens": np.array([[0, *tokens, 0]], np.int64),
                                     "style": style.reshape(1, 256).astype(np.float32),
                                     "speed": np.array([rng.uniform(0.85, 1.2)], np.float32)})[0]
