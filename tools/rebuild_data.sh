@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Rebuilds the demo model's training data (~/.cache/hark-data) on a fresh Debian/Ubuntu machine,
+# in the order the steps need: TTS engines (apt), the Python venv, Whisper pseudo-labels, the
+# espeak-ng/flite/festival clips and real corpora, the neural voices, then the teacher states.
+# Every step skips what is already there, so a run stopped part way resumes. Measured on the
+# 2-core machine (2026-12-01, while hark itself was building): about 2 h in all, Kokoro the
+# longest step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data="${HARK_DATA:-$HOME/.cache/hark-data}"
+
+need=()
+for p in espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox wamerican; do
+  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+if ((${#need[@]})); then
+  echo "installing ${need[*]} (apt)" >&2
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q -r tools/requirements-data.txt
+py=.venv/bin/python
+
+# The first make_data.py run reads the pseudo-labels, so they come first.
+[ -f "$data/pseudo_labels.tsv" ] || $py tools/pseudo_label.py --out "$data/pseudo_labels.tsv"
+[ -f "$data/manifest.tsv" ] || $py tools/make_data.py --out "$data" --tts 7000 --eval-tts 300 --jobs 2
+$py tools/make_data.py --out "$data" --tts 7000 --eval-tts 300 --piper 2000 --hibari 1000 --kokoro 3100 \
+  --extend --jobs 2
+if [ -f "$data/teacher/index.tsv" ]; then
+  $py tools/teacher_features.py --data "$data" --extend
+else
+  $py tools/teacher_features.py --data "$data"
+fi
+echo "data ready in $data" >&2
