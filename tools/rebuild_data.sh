@@ -2,9 +2,10 @@
 # Rebuilds the demo model's training data (~/.cache/hark-data) on a fresh Debian/Ubuntu machine,
 # in the order the steps need: TTS engines (apt), the Python venv, Whisper pseudo-labels, the
 # espeak-ng/flite/festival clips and real corpora, the neural voices, then the teacher states.
-# Every step skips what is already there, so a run stopped part way resumes. Measured on the
-# 2-core machine (2026-12-01, while hark itself was building): about 2 h in all, Kokoro the
-# longest step.
+# Every step skips what is already there (make_data.py keeps every finished clip), so a run
+# stopped part way resumes. Measured on the 2-core machine on 2026-12-01: pseudo-labels ~23 min,
+# the espeak-ng/flite/festival clips ~20 min, teacher states of those ~22 min, Piper and hibari
+# ~12 min, Kokoro's 3100 clips ~2 h (27 a minute): about 3.5 h in all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data="${HARK_DATA:-$HOME/.cache/hark-data}"
