@@ -60,10 +60,12 @@ def main() -> None:
         if k % 25 == 0:
             print(f"{k}/{len(entries)} kept {len(rows)} dropped {dropped}: {norm[:70]}", file=sys.stderr, flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w", newline="") as f:
+    tmp = args.out.with_name(args.out.name + ".tmp")  # make_data.py may read it meanwhile: never half a file
+    with open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=["path", "text", "speaker", "duration", "avg_logprob"], delimiter="\t")
         w.writeheader()
         w.writerows(rows)
+    tmp.replace(args.out)
     hours = sum(float(r["duration"]) for r in rows) / 3600
     print(f"kept {len(rows)} clips ({hours:.2f} h), dropped {dropped}; wrote {args.out}", file=sys.stderr)
 

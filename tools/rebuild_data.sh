@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Rebuilds the demo model's training data (~/.cache/hark-data) on a fresh Debian/Ubuntu machine,
-# in the order the steps need: TTS engines (apt), the Python venv, Whisper pseudo-labels, the
-# espeak-ng/flite/festival clips and real corpora, the neural voices, then the teacher states.
+# in the order the steps need: TTS engines (apt), the Python venv, Whisper pseudo-labels beside
+# the espeak-ng/flite/festival clips and real corpora, the neural voices, then the teacher states.
 # Every step skips what is already there (make_data.py keeps every finished clip), so a run
-# stopped part way resumes. Measured on the 2-core machine on 2026-12-01: pseudo-labels ~23 min,
-# the espeak-ng/flite/festival clips ~20 min, teacher states of those ~22 min, Piper and hibari
-# ~12 min, Kokoro's 3100 clips ~2 h (27 a minute): about 3.5 h in all.
+# stopped part way resumes. Measured on the 2-core machine on 2026-12-01: pseudo-labels beside
+# the espeak-ng/flite/festival clips ~23 min, Piper and hibari ~12 min, Kokoro's 3100 clips
+# 1.5-2 h (27-38 a minute), teacher states ~22 min for the first 9 h of audio and ~15 min for the
+# neural clips: about 3 h in all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data="${HARK_DATA:-$HOME/.cache/hark-data}"
@@ -26,9 +27,16 @@ fi
 .venv/bin/pip install -q -r tools/requirements-data.txt
 py=.venv/bin/python
 
-# The first make_data.py run reads the pseudo-labels, so they come first.
-[ -f "$data/pseudo_labels.tsv" ] || $py tools/pseudo_label.py --out "$data/pseudo_labels.tsv"
+# The pseudo-labels and the first make_data.py run go side by side (about 23 min together);
+# the --extend run below adds the LibriSpeech rows when the pseudo-labels finish last.
+pseudo_pid=""
+if [ ! -f "$data/pseudo_labels.tsv" ]; then
+  mkdir -p "$data"
+  $py tools/pseudo_label.py --out "$data/pseudo_labels.tsv" &
+  pseudo_pid=$!
+fi
 [ -f "$data/manifest.tsv" ] || $py tools/make_data.py --out "$data" --tts 7000 --eval-tts 300 --jobs 2
+[ -z "$pseudo_pid" ] || wait "$pseudo_pid"
 $py tools/make_data.py --out "$data" --tts 7000 --eval-tts 300 --piper 2000 --hibari 1000 --kokoro 3100 \
   --extend --jobs 2
 if [ -f "$data/teacher/index.tsv" ]; then
