@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# hark_apt_install PKG...: installs the Debian/Ubuntu packages of the list that are missing
+# (sudo when not root); does nothing when all are there. Sourced by tools/deps.sh and
+# tools/rebuild_data.sh.
+hark_apt_install() {
+  local need=() p
+  for p in "$@"; do
+    dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+  done
+  ((${#need[@]})) || return 0
+  echo "installing ${need[*]} (apt)" >&2
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+}
