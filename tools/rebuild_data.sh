@@ -3,8 +3,8 @@
 # in the order the steps need: TTS engines (apt), the Python venv, Whisper pseudo-labels beside
 # the espeak-ng/flite/festival clips and real corpora, the neural voices, then the teacher states.
 # Every step skips what is already there (make_data.py keeps every finished clip), so a run
-# stopped part way resumes. Measured on the 2-core machine on 2026-12-01: pseudo-labels beside
-# the espeak-ng/flite/festival clips ~23 min, Piper and hibari ~12 min, Kokoro's 3100 clips
+# stopped part way resumes. Measured on the 2-core machine on 2026-12-01: the espeak-ng/flite/
+# festival clips ~20 min (23 with Whisper pseudo-labels beside them), Piper and hibari ~12 min, Kokoro's 3100 clips
 # 1.5-2 h (27-38 a minute), teacher states ~22 min for the first 9 h of audio and ~15 min for the
 # neural clips: about 3 h in all.
 set -euo pipefail
@@ -18,13 +18,18 @@ hark_apt_install espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k fes
 .venv/bin/pip install -q -r tools/requirements-data.txt
 py=.venv/bin/python
 
-# The pseudo-labels and the first make_data.py run go side by side (about 23 min together);
-# the --extend run below adds the LibriSpeech rows when the pseudo-labels finish last.
+# The pseudo-labels are committed (tools/data/pseudo_labels.tsv; pseudo_label.py says why):
+# installed, not recomputed. HARK_RELABEL=1 runs Whisper instead (~23 min, beside the first
+# make_data.py run; the --extend run below adds the LibriSpeech rows when it finishes last).
+mkdir -p "$data"
 pseudo_pid=""
 if [ ! -f "$data/pseudo_labels.tsv" ]; then
-  mkdir -p "$data"
-  $py tools/pseudo_label.py --out "$data/pseudo_labels.tsv" &
-  pseudo_pid=$!
+  if [ "${HARK_RELABEL:-0}" = 1 ]; then
+    $py tools/pseudo_label.py --out "$data/pseudo_labels.tsv" &
+    pseudo_pid=$!
+  else
+    $py tools/pseudo_label.py --install --out "$data/pseudo_labels.tsv"
+  fi
 fi
 [ -f "$data/manifest.tsv" ] || $py tools/make_data.py --out "$data" --tts 7000 --eval-tts 300 --jobs 2
 [ -z "$pseudo_pid" ] || wait "$pseudo_pid"
