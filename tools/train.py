@@ -676,6 +676,9 @@ def main() -> None:
                      if any(f"encoder.layers.{j}." in n for j in range(saved_layers, config.num_hidden_layers))]
             listed = [n for n in resized if n not in grown] + ([f"{len(grown)} tensors of the new layers"] if grown else [])
             say(f"new or resized since the checkpoint (optimizer state reset): {', '.join(listed)}")
+        elif state.get("opt") is None:
+            # A checkpoint rebuilt from a bundle (recover_checkpoint.py) has no optimizer state.
+            say("no optimizer state in the checkpoint (rebuilt from a bundle): the optimizer starts afresh")
         else:
             opt.load_state_dict(state["opt"])
         step, epoch = state["step"], state["epoch"]
