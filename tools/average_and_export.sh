@@ -58,6 +58,11 @@ done
 echo "picked seed $best" | tee -a "$logs/heads.txt"
 
 $py tools/export_bundle.py --work "$soup-xv$best" --out "$out" > "$logs/export.txt" 2>&1
+# schedule.sh builds hark's release examples beside the training: wait for that build here.
+while pgrep -f "cargo build --release" >/dev/null; do sleep 30; done
+for b in evaluate stream_bench; do
+  [ -x "target/release/examples/$b" ] || { echo "target/release/examples/$b is missing: cargo build --release --examples" >&2; exit 1; }
+done
 ./target/release/examples/evaluate --model "$out" --manifest "$data/manifest.tsv" \
   --eval-dir ../shared/eval/real > "$logs/evaluate.txt" 2>&1
 [ -f /tmp/stream-eval.wav ] || $py tools/stream_bench_input.py > "$logs/stream-input.txt" 2>&1

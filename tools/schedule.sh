@@ -36,13 +36,12 @@ else
   bash tools/rebuild_data.sh >> "$logs/data.txt" 2>&1
 fi
 
-# hark's release examples measure the bundle at the end: built beside the training (a cold build
-# takes ~24 min), at low priority, and waited for before the export.
-build_pid=""
+# hark's release examples measure the bundle at the end: built beside the training and the heads
+# (a cold build takes ~24 min alone), at low priority; average_and_export.sh waits for it before
+# the evaluation.
 if [ ! -x target/release/examples/evaluate ] || [ ! -x target/release/examples/stream_bench ]; then
   say "building hark's release examples (in the background)"
   ( source tools/deps.sh && nice -n 19 cargo build --release --examples ) >> "$logs/cargo.txt" 2>&1 &
-  build_pid=$!
 fi
 
 checkpoint_step() {
@@ -81,9 +80,6 @@ for p in "${pids[@]}"; do
   wait "$p" || { say "a training run failed (logs in $logs/train-*.txt)"; exit 1; }
 done
 
-if [ -n "$build_pid" ]; then
-  wait "$build_pid" || { say "the release build failed (log in $logs/cargo.txt)"; exit 1; }
-fi
-say "average, heads, export, evaluation"
+say "average, heads, export, evaluation (the evaluation waits for the release build)"
 bash tools/average_and_export.sh "$end" "$out" "${runs[@]}"
 say "done: $out; figures in $out.log/evaluate.txt and $out.log/stream.txt"
