@@ -5,7 +5,7 @@
 # held-out ones), exports the bundle to OUT and measures it with hark.
 #
 #   bash tools/average_and_export.sh STEP OUT RUN_DIR...
-#   e.g. bash tools/average_and_export.sh 84600 ~/.cache/hark-export-v21 ~/.cache/hark-train-s4a ~/.cache/hark-train-s4b
+#   e.g. bash tools/average_and_export.sh 84600 ~/.cache/hark-export-v21 ~/.cache/hark-train-v21-a ~/.cache/hark-train-v21-b
 #
 # Logs go to OUT.log/; the soup and head work dirs are FIRST_RUN_DIR-soup and -soup-xvN.
 set -euo pipefail

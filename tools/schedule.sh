@@ -21,10 +21,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 py=.venv/bin/python
 base=83000 end=${HARK_END:-84600} keep=${HARK_KEEP:-84000}
-runs=("$HOME/.cache/hark-train-s4a" "$HOME/.cache/hark-train-s4b")
+out="${HARK_OUT:-$HOME/.cache/hark-export-v21}"
+# The runs are named after the bundle (hark-export-v21 -> hark-train-v21-a, -b), so a variant with
+# its own HARK_OUT never resumes, or is resumed by, another variant's runs.
+name=$(basename "$out")
+name=${name#hark-export-}
+runs=("$HOME/.cache/hark-train-$name-a" "$HOME/.cache/hark-train-$name-b")
 seeds=(6 7)
 real_weights=(3 6)
-out="${HARK_OUT:-$HOME/.cache/hark-export-v21}"
 logs="$HOME/.cache/hark-schedule.log"
 mkdir -p "$logs"
 say() { echo "$(date -u +%H:%M:%S) $*" | tee -a "$logs/schedule.txt" >&2; }
