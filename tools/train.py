@@ -74,14 +74,16 @@ def model_config(size: str):
     )
 
 
-def xvector_config(base, num_speakers: int):
-    """The config of the demo model's Wav2Vec2ConformerForXVector head on `base`'s encoder."""
+def xvector_config(base, num_speakers: int, tdnn_dim: tuple[int, ...] = (128, 128, 128, 128, 384),
+                   xvector_dim: int = 128):
+    """The config of the demo model's Wav2Vec2ConformerForXVector head on `base`'s encoder
+    (`tdnn_dim` and `xvector_dim`: the head's widths, train_xvector.py --tdnn-dim/--xvector-dim)."""
     cfg = base.__class__.from_dict(base.to_dict())
     cfg.use_weighted_layer_sum = True
-    cfg.tdnn_dim = (128, 128, 128, 128, 384)
+    cfg.tdnn_dim = tuple(tdnn_dim)
     cfg.tdnn_kernel = (5, 3, 3, 1, 1)
     cfg.tdnn_dilation = (1, 2, 3, 1, 1)
-    cfg.xvector_output_dim = 128
+    cfg.xvector_output_dim = xvector_dim
     cfg.num_labels = num_speakers
     cfg.id2label = {i: f"spk{i}" for i in range(num_speakers)}
     cfg.label2id = {v: k for k, v in cfg.id2label.items()}

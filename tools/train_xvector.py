@@ -194,6 +194,16 @@ def main() -> None:
                     help="keep the validation voices (one espeak-ng accent, every 6th LibriSpeech "
                          "speaker) out of training and report their EER too; the centring decision "
                          "is then made on them rather than on the held-out voices")
+    ap.add_argument("--tdnn-dim", default="128,128,128,128,384",
+                    help="widths of the head's five TDNN layers (transformers' default: 512,512,512,512,1500)")
+    ap.add_argument("--xvector-dim", type=int, default=128, help="embedding size")
+    ap.add_argument("--labels", choices=["voice", "variant"], default="voice",
+                    help="training speakers: every voice (espeak-ng accent x variant) or, with "
+                         "`variant`, espeak-ng voices labelled by variant alone across accents "
+                         "(train.speaker_label); the held-out and validation voices are scored as voices")
+    ap.add_argument("--extra-data", type=Path, action="append", default=[],
+                    help="more training speakers for the head only: a folder with a manifest.tsv in "
+                         "make_data.py's format (tools/make_speaker_data.py); repeatable")
     args = ap.parse_args()
     if args.cache_seed is None:
         args.cache_seed = args.seed
@@ -217,6 +227,10 @@ def main() -> None:
 
     clips = [c for c in stage1.load_clips(args.data) if c.kind == "speech"]
     clips += librispeech_speaker_clips({c.path for c in clips})
+    for extra in args.extra_data:
+        more = [c for c in stage1.load_clips(extra) if c.kind == "speech" and c.split == "train"]
+        say(f"{extra}: {len(more)} clips of {len({c.speaker for c in more})} more training speakers")
+        clips += more
     train = [c for c in clips if c.split == "train" and c.speaker]
     held = [c for c in clips if c.split == "eval"]
     val: list = []
@@ -226,6 +240,9 @@ def main() -> None:
         train = [c for c in train if c.speaker not in val_spk]
         val = random.Random(2).sample(val, min(VAL_CLIPS, len(val)))
         say(f"validation split: {len(val_spk)} voices kept out of training, {len(val)} of their clips scored")
+    if args.labels == "variant":
+        for c in train:
+            c.speaker = stage1.speaker_label(c)
     speakers = sorted({c.speaker for c in train})
     spk_id = {s: i for i, s in enumerate(speakers)}
     say(f"{len(train)} clips, {len(speakers)} speakers; {len(held)} held-out clips of "
@@ -235,7 +252,8 @@ def main() -> None:
     if args.mean_only:
         model = Wav2Vec2ConformerForXVector.from_pretrained(out_dir).eval()
     else:
-        cfg = stage1.xvector_config(base_cfg, len(speakers))
+        cfg = stage1.xvector_config(base_cfg, len(speakers), tuple(int(v) for v in args.tdnn_dim.split(",")),
+                                    args.xvector_dim)
         model = Wav2Vec2ConformerForXVector(cfg)
         model.wav2vec2_conformer.load_state_dict(joint.ctc.wav2vec2_conformer.state_dict())
         if args.init_from_joint:
