@@ -205,6 +205,9 @@ def main() -> None:
                     help="more training speakers for the head only: a folder with a manifest.tsv in "
                          "make_data.py's format (tools/make_speaker_data.py); repeatable")
     args = ap.parse_args()
+    tdnn_dim = tuple(int(v) for v in args.tdnn_dim.split(","))
+    if len(tdnn_dim) != 5:
+        ap.error(f"--tdnn-dim {args.tdnn_dim}: five widths, one per TDNN layer (kernels 5,3,3,1,1)")
     if args.cache_seed is None:
         args.cache_seed = args.seed
     torch.set_num_threads(args.threads)
@@ -252,8 +255,7 @@ def main() -> None:
     if args.mean_only:
         model = Wav2Vec2ConformerForXVector.from_pretrained(out_dir).eval()
     else:
-        cfg = stage1.xvector_config(base_cfg, len(speakers), tuple(int(v) for v in args.tdnn_dim.split(",")),
-                                    args.xvector_dim)
+        cfg = stage1.xvector_config(base_cfg, len(speakers), tdnn_dim, args.xvector_dim)
         model = Wav2Vec2ConformerForXVector(cfg)
         model.wav2vec2_conformer.load_state_dict(joint.ctc.wav2vec2_conformer.state_dict())
         if args.init_from_joint:
