@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The end of a two-run schedule (v19-v21, tools/README.md): waits until every run has saved its
-# snapshot of STEP, averages those final encoders, trains x-vector heads for seeds 0-2 on one
+# snapshot of STEP, averages those final encoders, trains x-vector heads for seeds 0-2 (HARK_SEEDS,
+# two at a time at one thread each: "0 1" saves a second round of ~13 min) on one
 # cache of encoder states, keeps the seed that reads best on the validation voices (never the
 # held-out ones), exports the bundle to OUT and measures it with hark.
 #
@@ -34,7 +35,8 @@ $py tools/average_checkpoints.py --work "$soup" "${snaps[@]}" --from "$step" --s
 
 cache="$soup/xv-cache-val.pt"
 $py tools/train_xvector.py --work "$soup" --steps 0 --val-split --cache "$cache" --cache-seed 0 > "$logs/xv-cache.txt" 2>&1
-for s in 0 1 2; do
+seeds=(${HARK_SEEDS:-0 1 2})
+for s in "${seeds[@]}"; do
   rm -rf "$soup-xv$s"
   mkdir -p "$soup-xv$s"
   cp -r "$soup/checkpoint.pt" "$soup/export" "$soup-xv$s/"
@@ -43,14 +45,17 @@ train_head() {
   $py tools/train_xvector.py --work "$soup-xv$1" --steps 5000 --crops 10 --first-layers 5 --average-from 0.8 \
     --val-split --cache "$cache" --cache-seed 0 --seed "$1" --threads 1 > "$logs/xv$1.txt" 2>&1
 }
-train_head 0 & p0=$!
-train_head 1 & p1=$!
-wait "$p0"
-wait "$p1"
-train_head 2
+# two heads at a time, one thread each
+pids=()
+for s in "${seeds[@]}"; do
+  train_head "$s" &
+  pids+=($!)
+  if [ "${#pids[@]}" = 2 ]; then wait "${pids[@]}"; pids=(); fi
+done
+[ "${#pids[@]}" = 0 ] || wait "${pids[@]}"
 
 best="" best_eer=""
-for s in 0 1 2; do
+for s in "${seeds[@]}"; do
   e=$(grep "validation voices EER .* averaged" "$logs/xv$s.txt" | tail -n 1 | awk '{print $5}')
   echo "seed $s: validation EER $e" | tee -a "$logs/heads.txt"
   if [ -z "$best" ] || awk "BEGIN{exit !($e < $best_eer)}"; then best=$s best_eer=$e; fi

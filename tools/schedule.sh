@@ -11,7 +11,8 @@
 # A shorter variant for a session that cannot wait for the whole data rebuild (v21-lite):
 # HARK_DATA_READY=1 trains on the data already in ~/.cache/hark-data as it is (train.py leaves out
 # the distillation loss when there are no teacher states), HARK_END and HARK_KEEP move the last
-# step and the first kept snapshot, HARK_OUT the bundle's folder.
+# step and the first kept snapshot, HARK_OUT the bundle's folder, HARK_LR the peak learning rate
+# (3e-4), HARK_SEEDS the x-vector head seeds (average_and_export.sh).
 #
 # v21 (planned 2026-12-01): two runs of 1600 steps from v20 (step 83000, models/demo) on the data
 # with 3100 Kokoro clips, real recordings 3x and 6x per epoch, seeds 6 and 7; ~75 min of training
@@ -74,7 +75,7 @@ for i in 0 1; do
   restart=()
   [ "$step" != "$base" ] || restart=(--restart-schedule)
   say "run $r from step $step ${restart[*]}"
-  $py tools/train.py --work "$r" --steps "$end" --batch-seconds 36 --lr 3e-4 --warmup 200 "${restart[@]}" \
+  $py tools/train.py --work "$r" --steps "$end" --batch-seconds 36 --lr "${HARK_LR:-3e-4}" --warmup 200 "${restart[@]}" \
     --speaker-weight 0 --keep-from "$keep" --eval-every 800 --dropout 0.1 --mask-time-prob 0.2 \
     --mask-feature-prob 0.15 --real-weight "${real_weights[$i]}" --seed "${seeds[$i]}" --threads 1 \
     >> "$logs/train-$i.txt" 2>&1 &
