@@ -387,6 +387,39 @@ def recalibrate_batch_norm(model: nn.Module, clips: list["Clip"], config, n: int
         b.eval()
 
 
+def fit_distill_map(model: nn.Module, clips: list["Clip"], config, n: int = 300, ridge: float = 1e-2) -> float:
+    """Set the distillation map to its least-squares fit (ridge `ridge` x the mean eigenvalue)
+    from the model's last hidden state to the teacher states, over `n` single clean training
+    clips. Returns the fitted loss on them.
+
+    Why (since v21d): a map that starts random makes the distillation loss, weighted as much as
+    CTC, push the encoder towards whatever that random map needs while the map itself is still
+    learning, at the schedule's peak learning rate. v21k, the first schedule whose map started
+    afresh (a checkpoint rebuilt from a bundle has none), lost on real speech while gaining on
+    TTS; fitted first, the loss only carries what the encoder and the teacher really disagree on."""
+    model.eval()
+    rng = random.Random(1)
+    have = [c for c in clips if c.teacher is not None]
+    dev = next(model.parameters()).device
+    xs, ys = [], []
+    with torch.no_grad():
+        for c in rng.sample(have, min(n, len(have))):
+            x, _, _, _, tt, tm = make_batch([c], config, rng, np.random.default_rng(0), False)
+            h = model.ctc.wav2vec2_conformer(x.to(dev)).last_hidden_state[0].double().cpu()
+            k = min(len(h), tt.shape[1])
+            m = tm[0, :k]
+            xs.append(h[:k][m])
+            ys.append(tt[0, :k][m].double())
+    X, Y = torch.cat(xs), torch.cat(ys)
+    X1 = torch.cat([X, torch.ones(len(X), 1, dtype=X.dtype)], 1)
+    G = X1.T @ X1
+    G += ridge * torch.trace(G) / len(G) * torch.eye(len(G), dtype=G.dtype)
+    W = torch.linalg.solve(G, X1.T @ Y)
+    model.distill.weight.data.copy_(W[:-1].T.float())
+    model.distill.bias.data.copy_(W[-1].float())
+    return float(((X1 @ W - Y) ** 2).mean())
+
+
 def frame_count(n: int, config) -> int:
     for k, s in zip(config.conv_kernel, config.conv_stride):
         n = (n - k) // s + 1
@@ -705,6 +738,9 @@ def main() -> None:
         say("feature encoder frozen " + ("(as in the checkpoint)" if fe_frozen else f"from step {step} on"))
         fe_frozen = True
         model.ctc.freeze_feature_encoder()
+    if model.distill is not None and state is not None and "distill.weight" not in state["model"]:
+        fitted = fit_distill_map(model, train, config)
+        say(f"distillation map new: fitted by least squares on 300 clips (teacher loss {fitted:.3f} there)")
     ctc_loss = nn.CTCLoss(blank=0, zero_infinity=True)
     ce = nn.CrossEntropyLoss(ignore_index=-100)
     train_mode(model, frozen_bn)
