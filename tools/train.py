@@ -396,7 +396,9 @@ def fit_distill_map(model: nn.Module, clips: list["Clip"], config, n: int = 300,
     CTC, push the encoder towards whatever that random map needs while the map itself is still
     learning, at the schedule's peak learning rate. v21k, the first schedule whose map started
     afresh (a checkpoint rebuilt from a bundle has none), lost on real speech while gaining on
-    TTS; fitted first, the loss only carries what the encoder and the teacher really disagree on."""
+    TTS. Fitted first, the loss carries only what the encoder and the teacher disagree on. Measured
+    in v21d (with other data changes): no TTS gain over v21k's random start, so the random map was
+    not what drove v21k's figures."""
     model.eval()
     rng = random.Random(1)
     have = [c for c in clips if c.teacher is not None]
