@@ -567,6 +567,10 @@ def main() -> None:
     ap.add_argument("--teacher-weight", type=float, default=1.0,
                     help="weight of the Whisper-encoder distillation loss (0 = off; needs tools/teacher_features.py)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--init-from", type=Path,
+                    help="when WORK has no checkpoint yet, start from this one (an averaged checkpoint is "
+                         "accepted: its `averaged` key is dropped) with a fresh schedule, as --restart-schedule; "
+                         "ignored once WORK/checkpoint.pt exists, so the same command also resumes")
     ap.add_argument("--restart-schedule", action="store_true",
                     help="on resume, run a fresh warmup + cosine from the resumed step to --steps")
     ap.add_argument("--batch-stats", action="store_true",
@@ -644,7 +648,19 @@ def main() -> None:
     if state and state.get("averaged"):
         raise SystemExit(f"{ckpt} holds the average of steps {state['averaged'][0]}..{state['averaged'][-1]} "
                          f"(tools/average_checkpoints.py --save): resume from {args.work / 'checkpoint-unaveraged.pt'} "
-                         "copied over it")
+                         "copied over it, or start a new level with --init-from")
+    if state is None and args.init_from:
+        # A new level of the schedule (tools/README.md, v19 on): start from another run's checkpoint,
+        # usually an average (tools/average_checkpoints.py --save), with a fresh warmup + cosine.
+        if not args.init_from.is_file():
+            raise SystemExit(f"--init-from {args.init_from}: no such checkpoint")
+        state = torch.load(args.init_from, map_location=device, weights_only=False)
+        averaged = state.pop("averaged", None)
+        args.restart_schedule = True
+        say(f"new run from {args.init_from} (step {state['step']}"
+            + (f", the average of {len(averaged)} snapshots, steps {averaged[0]}..{averaged[-1]}" if averaged else "") + ")")
+    elif state is not None and args.init_from:
+        say(f"--init-from {args.init_from} ignored: {ckpt} exists, so this run resumes")
     config = model_config(args.size)
     saved_layers = state["config"]["num_hidden_layers"] if state and "config" in state else config.num_hidden_layers
     config.num_hidden_layers = saved_layers
