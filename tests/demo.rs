@@ -14,8 +14,13 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The bundle under test: models/demo, or the folder in `HARK_DEMO_MODEL` (a candidate export,
+/// checked without copying it over the shipped one).
 fn demo() -> PathBuf {
-    root().join("models/demo")
+    match std::env::var_os("HARK_DEMO_MODEL") {
+        Some(dir) => PathBuf::from(dir),
+        None => root().join("models/demo"),
+    }
 }
 
 fn floats(v: &serde_json::Value) -> Vec<f32> {

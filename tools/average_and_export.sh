@@ -3,7 +3,7 @@
 # snapshot of STEP, averages those final encoders, trains x-vector heads for seeds 0-2 (HARK_SEEDS,
 # two at a time at one thread each: "0 1" saves a second round of ~13 min, "0" runs at two threads) on one
 # cache of encoder states, keeps the seed that reads best on the validation voices (never the
-# held-out ones), exports the bundle to OUT and measures it with hark.
+# held-out ones), exports the bundle to OUT and measures it with hark (evaluate, stream_bench, tests/demo.rs).
 #
 #   bash tools/average_and_export.sh STEP OUT RUN_DIR...
 #   e.g. bash tools/average_and_export.sh 84600 ~/.cache/hark-export-v21 ~/.cache/hark-train-v21-a ~/.cache/hark-train-v21-b
@@ -74,4 +74,9 @@ done
   --eval-dir ../shared/eval/real > "$logs/evaluate.txt" 2>&1
 [ -f /tmp/stream-eval.wav ] || $py tools/stream_bench_input.py > "$logs/stream-input.txt" 2>&1
 ./target/release/examples/stream_bench "$out" /tmp/stream-eval.wav 1 /tmp/stream-eval.txt > "$logs/stream.txt" 2>&1
+# parity with the goldens and the assets/ samples' CER (the rule's last part), on the bundle in place: models/demo
+# is left alone
+HARK_DEMO_MODEL="$out" cargo test --release --test demo -- --nocapture > "$logs/demo-test.txt" 2>&1 \
+  || echo "tests/demo.rs failed on $out (parity or the 40% regression guard): see $logs/demo-test.txt"
+grep -m1 "over the samples:" "$logs/demo-test.txt" || echo "samples: no result, see $logs/demo-test.txt"
 echo "done: $out (logs in $logs)"
