@@ -22,6 +22,10 @@ How each ONNX initializer maps back (legacy TorchScript export, tools/export_bun
     their [out, k, in] layout flattened; the softmax of `layer_weights` was folded into a
     constant (its logarithm restores the weights up to a shift, which softmax ignores).
 
+Not in the bundle either: whether the feature encoder was frozen (`train.py --freeze-feature-encoder`
+is remembered in the checkpoint only), so a run from the rebuilt checkpoint trains it unless given
+the flag again; from v15 on every run did (model card, Training).
+
 Not in the bundle, so freshly initialized: the training-only distillation map (train.py resets
 the optimizer when it finds it missing), SpecAugment's `masked_spec_embed`, the unused
 `pos_conv_embed` of the conformer encoder, and the x-vector AMSoftmax weights (train_xvector.py
@@ -210,6 +214,8 @@ def main() -> None:
                 "bn_frozen": True, "schedule_base": args.step, "recovered_from": str(args.bundle)},
                ckpt)
     print(f"wrote {ckpt} (step {args.step}) and {args.work / 'export'}; worst diff vs goldens {worst:.2e}")
+    print("note: the bundle does not say whether training froze the feature encoder; train.py trains it "
+          "unless given --freeze-feature-encoder (v15-v27 trained it: tools/README.md)")
 
 
 if __name__ == "__main__":
