@@ -7,6 +7,8 @@
 # festival clips ~20 min (23 with Whisper pseudo-labels beside them), Piper and hibari ~12 min, Kokoro's 3100 clips
 # 1.5-2 h (27-38 a minute), teacher states ~22 min for the first 9 h of audio and ~15 min for the
 # neural clips: about 3 h in all.
+# On 2026-12-05 (session 37, a fresh machine, beside a cold release build for its first 13 min): 97 min in all,
+# the espeak-ng/flite/festival clips and real corpora ~11 min, the 6100 neural clips ~77 min, teacher states 9 min.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data="${HARK_DATA:-$HOME/.cache/hark-data}"
