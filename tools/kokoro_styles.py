@@ -34,15 +34,9 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_data  # noqa: E402
 import textgen  # noqa: E402
-from train import edit_distance  # noqa: E402
+from train import edit_distance, hark_transcribe  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def hark_text(hark: Path, bundle: Path, wav: Path) -> str:
-    out = subprocess.run([str(hark), "transcribe", "--threads", "1", "-m", str(bundle), str(wav)],
-                         check=True, capture_output=True, text=True).stdout
-    return " ".join(out.upper().split())
 
 
 def style_tables(per_kind: int, spread: float, seed: int) -> dict[str, np.ndarray]:
@@ -111,7 +105,7 @@ def main() -> None:
                 heard = textgen.normalize(" ".join(s.text for s in segments)).split()
                 w_err += edit_distance(text.split(), heard)
                 w_n += len(text.split())
-                c_err += edit_distance(text, hark_text(args.hark, args.bundle, wav))
+                c_err += edit_distance(text, hark_transcribe(args.hark, args.bundle, wav))
                 c_n += len(text)
                 z = ((y - y.mean()) / (y.std() + 1e-7))[None].astype(np.float32)
                 e = session.run(["xvector_embeddings"], {"input_values": z})[0][0]

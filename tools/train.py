@@ -24,6 +24,7 @@ import csv
 import json
 import math
 import random
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -530,6 +531,14 @@ def edit_distance(a, b) -> int:
             d[j] = min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] != b[j - 1]))
             prev = cur
     return d[len(b)]
+
+
+def hark_transcribe(hark, model, wav) -> str:
+    """What the hark binary `hark` hears in `wav` with bundle `model` (one thread), upper case,
+    spaces collapsed: the Rust pipeline's own reading, for tools that score it."""
+    out = subprocess.run([str(hark), "transcribe", "--threads", "1", "-m", str(model), str(wav)],
+                         check=True, capture_output=True, text=True).stdout
+    return " ".join(out.upper().split())
 
 
 def evaluate(model: Joint, clips: list[Clip], config, device) -> dict:

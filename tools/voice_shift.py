@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -26,7 +25,7 @@ import pyworld
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train import edit_distance  # noqa: E402
+from train import edit_distance, hark_transcribe  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,12 +44,6 @@ def shift(x: np.ndarray, rate: int, f0_scale: float, formant: float) -> np.ndarr
     ap = np.stack([np.interp(src, bins, row) for row in ap])
     y = pyworld.synthesize(f0 * f0_scale, sp, ap, rate, frame_period=5.0)
     return (y / (np.abs(y).max() + 1e-9) * 0.8).astype(np.float32)
-
-
-def transcribe(hark: Path, model: Path, wav: Path) -> str:
-    out = subprocess.run([str(hark), "transcribe", "--threads", "1", "-m", str(model), str(wav)],
-                         check=True, capture_output=True, text=True).stdout
-    return " ".join(out.upper().split())
 
 
 def main() -> None:
@@ -84,7 +77,7 @@ def main() -> None:
                     wav = Path(tmp) / "shifted.wav"
                     sf.write(wav, shift(x, rate, *change), rate, subtype="PCM_16")
                 ref = " ".join(r["text"].split())
-                errors += edit_distance(ref, transcribe(args.hark, args.model, wav))
+                errors += edit_distance(ref, hark_transcribe(args.hark, args.model, wav))
                 chars += len(ref)
             print(f"| {name} | {errors / chars:.1%} |")
 
