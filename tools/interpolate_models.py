@@ -23,6 +23,11 @@ import torch
 from safetensors.torch import load_file, save_file
 
 
+def mix(a: torch.Tensor, b: torch.Tensor, alpha: float) -> torch.Tensor:
+    """(1 - alpha) * a + alpha * b, computed in float64, in b's dtype."""
+    return ((1 - alpha) * a.double() + alpha * b.double()).to(b.dtype)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--a", type=Path, required=True, help="work dir of the first model (alpha 0)")
@@ -40,7 +45,7 @@ def main() -> None:
         out = dict(b)
         for n in shared:
             if b[n].is_floating_point():
-                out[n] = ((1 - args.alpha) * a[n].double() + args.alpha * b[n].double()).to(b[n].dtype)
+                out[n] = mix(a[n], b[n], args.alpha)
         if dst.exists():
             shutil.rmtree(dst)
         shutil.copytree(src_b, dst)
@@ -51,7 +56,7 @@ def main() -> None:
     done = 0
     for n, t in b["model"].items():
         if t.is_floating_point() and n in a["model"] and a["model"][n].shape == t.shape:
-            b["model"][n] = ((1 - args.alpha) * a["model"][n].double() + args.alpha * t.double()).to(t.dtype)
+            b["model"][n] = mix(a["model"][n], t, args.alpha)
             done += 1
     b["interpolated"] = {"a": str(args.a), "b": str(args.b), "alpha": args.alpha}
     torch.save(b, args.out / "checkpoint.pt")
