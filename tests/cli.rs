@@ -365,3 +365,32 @@ fn transcribe_uses_the_models_offline_window() {
     );
     assert_eq!(overridden, default);
 }
+
+/// The README quick start shows what `tools/demo.sh` prints (`hark transcribe` on the bundled
+/// sample with the bundled model); that quoted output must stay what hark really prints.
+#[test]
+fn readme_quick_start_output_is_what_hark_prints() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let after = readme
+        .split_once("model never heard; the interim model")
+        .expect("README quick start paragraph")
+        .1;
+    let block = after
+        .split_once("```text\n")
+        .expect("README output block")
+        .1;
+    let quoted = block
+        .split_once("\n```")
+        .expect("README output block end")
+        .0;
+    let sample = root().join("assets/hello-espeak-en-029.wav");
+    let model = root().join("models/demo");
+    let o = hark(&[
+        "transcribe",
+        sample.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), quoted.trim());
+}
