@@ -9,7 +9,8 @@ encoder, CTC and frame tensor set to (1 - alpha) * A + alpha * B; likewise WORK_
 from the two WORK/checkpoint.pt (B's training-only tensors, the distillation map, kept as they
 are), which train_xvector.py reads to train a head on the interpolated encoder. The x-vector head's own tensors
 (everything outside `wav2vec2_conformer.`) are B's as they are: the head was trained on B's
-encoder, so it is only a stand-in until train_xvector.py retrains it. Then
+encoder, so it is only a stand-in until train_xvector.py retrains it (when B has no export/xvector, as
+train.py's work dirs do not, A's head stands in). Then
 `export_bundle.py --work WORK_OUT --out BUNDLE` exports the result as usual.
 """
 
@@ -28,6 +29,20 @@ def mix(a: torch.Tensor, b: torch.Tensor, alpha: float) -> torch.Tensor:
     return ((1 - alpha) * a.double() + alpha * b.double()).to(b.dtype)
 
 
+def load_export(work: Path, head: str) -> tuple[dict[str, torch.Tensor], Path | None]:
+    """WORK/export/HEAD's tensors and folder. train.py exports no x-vector model, so for a work dir
+    without export/xvector this returns the CTC export's encoder tensors (the same encoder) and no
+    folder: the other model's head then stands in, on the interpolated encoder."""
+    folder = work / "export" / head
+    path = folder / "model.safetensors"
+    if path.is_file():
+        return load_file(str(path)), folder
+    ctc = work / "export" / "ctc" / "model.safetensors"
+    if head == "xvector" and ctc.is_file():
+        return {n: t for n, t in load_file(str(ctc)).items() if n.startswith("wav2vec2_conformer.")}, None
+    raise SystemExit(f"{path}: no such file")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--a", type=Path, required=True, help="work dir of the first model (alpha 0)")
@@ -36,21 +51,26 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     for head in ("ctc", "frame", "xvector"):
-        src_a, src_b, dst = (w / "export" / head for w in (args.a, args.b, args.out))
-        a, b = load_file(str(src_a / "model.safetensors")), load_file(str(src_b / "model.safetensors"))
-        shared = [n for n in b if head != "xvector" or n.startswith("wav2vec2_conformer.")]
-        missing = [n for n in shared if n not in a or a[n].shape != b[n].shape]
-        if missing:
-            raise SystemExit(f"{src_a}: {len(missing)} tensors missing or of another shape, e.g. {missing[0]}")
-        out = dict(b)
+        (a, dir_a), (b, dir_b) = (load_export(w, head) for w in (args.a, args.b))
+        template, src = (b, dir_b) if dir_b is not None else (a, dir_a)
+        if src is None:
+            raise SystemExit(f"neither {args.a} nor {args.b} has export/xvector: train a head on one of them first")
+        shared = [n for n in template if head != "xvector" or n.startswith("wav2vec2_conformer.")]
+        for side, tensors in ((args.a, a), (args.b, b)):
+            missing = [n for n in shared if n not in tensors or tensors[n].shape != template[n].shape]
+            if missing:
+                raise SystemExit(f"{side}: {len(missing)} {head} tensors missing or of another shape, e.g. {missing[0]}")
+        out = dict(template)
         for n in shared:
-            if b[n].is_floating_point():
+            if template[n].is_floating_point():
                 out[n] = mix(a[n], b[n], args.alpha)
+        dst = args.out / "export" / head
         if dst.exists():
             shutil.rmtree(dst)
-        shutil.copytree(src_b, dst)
+        shutil.copytree(src, dst)
         save_file(out, str(dst / "model.safetensors"), metadata={"format": "pt"})
-        print(f"{dst}: {len(shared)} of {len(b)} tensors interpolated at alpha {args.alpha}")
+        note = "" if src == dir_b else f" (the x-vector head is {args.a}'s: {args.b} has none)"
+        print(f"{dst}: {len(shared)} of {len(template)} tensors interpolated at alpha {args.alpha}{note}")
     a = torch.load(args.a / "checkpoint.pt", map_location="cpu", weights_only=False)
     b = torch.load(args.b / "checkpoint.pt", map_location="cpu", weights_only=False)
     done = 0
