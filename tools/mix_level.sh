@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# One "mixed level" (v30-v32, tools/README.md): two training runs of STEPS steps from the shipped model, one after the
+# other (two side by side have run out of memory here), their last snapshots averaged, the average mixed 50/50 with the
+# shipped model, exported with the shipped model's x-vector head standing in and measured by hark (evaluate and
+# tests/demo.rs: the rule's four figures); then the candidate's own heads (seeds 0 and 1, picked on the validation
+# voices), its export and a second evaluate. Shipping stays a human decision against a rule written beforehand.
+#
+#   bash tools/mix_level.sh BASE_XV NAME SEED_A [STEPS]
+#   e.g. bash tools/mix_level.sh ~/.cache/hark-interp-v29-v31-xv1 v32 28
+#
+# BASE_XV: the shipped model's head work dir (checkpoint.pt, export/ with xvector/); its checkpoint's step is where
+# the runs start. Run A: real recordings 6x, seed SEED_A; run B: 3x, seed SEED_A+1. Work dirs
+# ~/.cache/hark-train-NAME-{a,b}, the average ~/.cache/hark-train-NAME-a-soup, the mix ~/.cache/hark-mix-NAME (heads in
+# -xv0, -xv1), bundles ~/.cache/hark-export-NAMEc (stand-in head) and ~/.cache/hark-export-NAME; log
+# ~/.cache/hark-mix-NAME.log. Interrupted, the same command resumes the runs (train.py) and redoes the rest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+base=$1 name=$2 seed=$3 steps=${4:-1600}
+py=.venv/bin/python
+data="${HARK_DATA:-$HOME/.cache/hark-data}"
+c=$HOME/.cache
+log=$c/hark-mix-$name.log
+say() { echo "$(date -u +%H:%M:%S) $*" | tee -a "$log"; }
+for b in evaluate; do
+  [ -x "target/release/examples/$b" ] || { echo "target/release/examples/$b is missing: cargo build --release --examples" >&2; exit 1; }
+done
+from=$($py -c "import torch,sys; print(torch.load(sys.argv[1], map_location='cpu', weights_only=False)['step'])" "$base/checkpoint.pt")
+end=$((from + steps))
+say "level $name: $from -> $end from $base"
+
+run() {  # run DIR REAL_WEIGHT SEED
+  $py tools/train.py --work "$1" --init-from "$base/checkpoint.pt" --steps "$end" --batch-seconds 36 --lr 3e-4 \
+    --warmup 200 --speaker-weight 0 --keep-from $((end - 600)) --eval-every 800 --dropout 0.1 \
+    --mask-time-prob 0.2 --mask-feature-prob 0.15 --real-weight "$2" --seed "$3" --threads 2 >> "$1.log" 2>&1
+  [ -f "$1/snapshots/step-$end.pt" ] || { say "$1 did not reach step $end: see $1.log"; exit 1; }
+}
+run "$c/hark-train-$name-a" 6 "$seed"
+run "$c/hark-train-$name-b" 3 $((seed + 1))
+say "both runs at $end"
+
+soup=$c/hark-train-$name-a-soup mix=$c/hark-mix-$name
+mkdir -p "$soup"
+cp "$c/hark-train-$name-a/checkpoint.pt" "$soup/checkpoint.pt"
+$py tools/average_checkpoints.py --work "$soup" --snapshots "$c/hark-train-$name-a/snapshots" \
+  --snapshots "$c/hark-train-$name-b/snapshots" --from "$end" --save >> "$log" 2>&1
+$py tools/interpolate_models.py --a "$base" --b "$soup" --alpha 0.5 --out "$mix" >> "$log" 2>&1
+
+measure() {  # measure BUNDLE WORK_DIR
+  $py tools/export_bundle.py --work "$2" --out "$1" >> "$log" 2>&1
+  ./target/release/examples/evaluate --model "$1" --manifest "$data/manifest.tsv" --eval-dir ../shared/eval/real \
+    > "$1.eval.txt" 2>&1
+  HARK_DEMO_MODEL="$1" cargo test --release --test demo -- --nocapture > "$1.demo.txt" 2>&1 \
+    || say "tests/demo.rs failed on $1 (parity or the regression guard): see $1.demo.txt"
+  say "$1: $(grep '^| all' "$1.eval.txt") digits $(grep '^| fsdd' "$1.eval.txt")" \
+    "$(grep 'CER over the samples' "$1.demo.txt") $(grep 'Speaker EER' "$1.eval.txt")"
+}
+measure "$c/hark-export-${name}c" "$mix"
+
+$py tools/train_xvector.py --work "$mix" --steps 0 --val-split --cache "$mix/xv-cache-val.pt" --cache-seed 0 \
+  >> "$log" 2>&1
+pids=()
+for s in 0 1; do
+  rm -rf "$mix-xv$s" && mkdir -p "$mix-xv$s" && cp -r "$mix/checkpoint.pt" "$mix/export" "$mix-xv$s/"
+  $py tools/train_xvector.py --work "$mix-xv$s" --steps 5000 --crops 10 --first-layers 5 --average-from 0.8 \
+    --val-split --cache "$mix/xv-cache-val.pt" --cache-seed 0 --seed "$s" --threads 1 > "$mix-xv$s.log" 2>&1 &
+  pids+=($!)
+done
+wait "${pids[@]}"
+e0=$(grep "validation voices EER .* averaged" "$mix-xv0.log" | tail -n 1 | awk '{print $5}')
+e1=$(grep "validation voices EER .* averaged" "$mix-xv1.log" | tail -n 1 | awk '{print $5}')
+best=0
+if awk "BEGIN{exit !($e1 < $e0)}"; then best=1; fi
+say "heads: validation EER seed 0 $e0, seed 1 $e1: seed $best"
+measure "$c/hark-export-$name" "$mix-xv$best"
