@@ -24,7 +24,7 @@ How each ONNX initializer maps back (legacy TorchScript export, tools/export_bun
 
 Not in the bundle either: whether the feature encoder was frozen (`train.py --freeze-feature-encoder`
 is remembered in the checkpoint only), so a run from the rebuilt checkpoint trains it unless given
-the flag again; every run from v15 on trained it (model card, Training).
+the flag again; every run from v15 on trained it (models/demo/HISTORY.md).
 
 Not in the bundle, so freshly initialized: the training-only distillation map (train.py resets
 the optimizer when it finds it missing), SpecAugment's `masked_spec_embed`, the unused

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Scoring back-ends for an x-vector head, compared on its embeddings (model card, Training:
+"""Scoring back-ends for an x-vector head, compared on its embeddings (models/demo/HISTORY.md,
 "Tried for scoring v31's head").
 
 Embeds the cached 3 s training crops (`train_xvector.py --cache`, made with `--val-split`), the
