@@ -2,7 +2,7 @@
 # The end of a two-run schedule (v19-v21, tools/README.md): waits until every run has saved its
 # snapshot of STEP, averages those final encoders, trains x-vector heads for seeds 0-2 (HARK_SEEDS,
 # two at a time at one thread each: "0 1" saves a second round of ~13 min, "0" runs at two threads) on one
-# cache of encoder states, keeps the seed that reads best on the validation voices (never the
+# cache of encoder states (tools/train_heads.sh), keeps the seed that reads best on the validation voices (never the
 # held-out ones), exports the bundle to OUT and measures it with hark (evaluate, stream_bench, tests/demo.rs).
 #
 #   bash tools/average_and_export.sh STEP OUT RUN_DIR...
@@ -33,38 +33,7 @@ mkdir -p "$soup"
 cp "${runs[0]}/checkpoint.pt" "$soup/checkpoint.pt"
 $py tools/average_checkpoints.py --work "$soup" "${snaps[@]}" --from "$step" --save 2>&1 | tee "$logs/average.txt"
 
-cache="$soup/xv-cache-val.pt"
-$py tools/train_xvector.py --work "$soup" --steps 0 --val-split --cache "$cache" --cache-seed 0 > "$logs/xv-cache.txt" 2>&1
-seeds=(${HARK_SEEDS:-0 1 2})
-for s in "${seeds[@]}"; do
-  rm -rf "$soup-xv$s"
-  mkdir -p "$soup-xv$s"
-  cp -r "$soup/checkpoint.pt" "$soup/export" "$soup-xv$s/"
-done
-train_head() {
-  $py tools/train_xvector.py --work "$soup-xv$1" --steps 5000 --crops 10 --first-layers 5 --average-from 0.8 \
-    --val-split --cache "$cache" --cache-seed 0 --seed "$1" --threads "$threads" > "$logs/xv$1.txt" 2>&1
-}
-# two heads at a time, one thread each; a single seed gets both threads (~6 min instead of ~13)
-threads=1
-[ "${#seeds[@]}" != 1 ] || threads=2
-pids=()
-for s in "${seeds[@]}"; do
-  train_head "$s" &
-  pids+=($!)
-  if [ "${#pids[@]}" = 2 ]; then wait "${pids[@]}"; pids=(); fi
-done
-[ "${#pids[@]}" = 0 ] || wait "${pids[@]}"
-
-best="" best_eer=""
-for s in "${seeds[@]}"; do
-  e=$(grep "validation voices EER .* averaged" "$logs/xv$s.txt" | tail -n 1 | awk '{print $5}')
-  echo "seed $s: validation EER $e" | tee -a "$logs/heads.txt"
-  if [ -z "$best" ] || awk "BEGIN{exit !($e < $best_eer)}"; then best=$s best_eer=$e; fi
-done
-echo "picked seed $best" | tee -a "$logs/heads.txt"
-
-$py tools/export_bundle.py --work "$soup-xv$best" --out "$out" > "$logs/export.txt" 2>&1
+bash tools/train_heads.sh "$soup" "$out" "$logs"
 # schedule.sh builds hark's release examples beside the training: wait for that build here.
 while pgrep -f "cargo build --release" >/dev/null; do sleep 30; done
 for b in evaluate stream_bench; do

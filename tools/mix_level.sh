@@ -45,8 +45,8 @@ $py tools/average_checkpoints.py --work "$soup" --snapshots "$c/hark-train-$name
   --snapshots "$c/hark-train-$name-b/snapshots" --from "$end" --save >> "$log" 2>&1
 $py tools/interpolate_models.py --a "$base" --b "$soup" --alpha 0.5 --out "$mix" >> "$log" 2>&1
 
-measure() {  # measure BUNDLE WORK_DIR
-  $py tools/export_bundle.py --work "$2" --out "$1" >> "$log" 2>&1
+measure() {  # measure BUNDLE [WORK_DIR to export it from first]
+  [ -z "${2:-}" ] || $py tools/export_bundle.py --work "$2" --out "$1" >> "$log" 2>&1
   ./target/release/examples/evaluate --model "$1" --manifest "$data/manifest.tsv" --eval-dir ../shared/eval/real \
     > "$1.eval.txt" 2>&1
   HARK_DEMO_MODEL="$1" cargo test --release --test demo -- --nocapture > "$1.demo.txt" 2>&1 \
@@ -56,19 +56,7 @@ measure() {  # measure BUNDLE WORK_DIR
 }
 measure "$c/hark-export-${name}c" "$mix"
 
-$py tools/train_xvector.py --work "$mix" --steps 0 --val-split --cache "$mix/xv-cache-val.pt" --cache-seed 0 \
-  >> "$log" 2>&1
-pids=()
-for s in 0 1; do
-  rm -rf "$mix-xv$s" && mkdir -p "$mix-xv$s" && cp -r "$mix/checkpoint.pt" "$mix/export" "$mix-xv$s/"
-  $py tools/train_xvector.py --work "$mix-xv$s" --steps 5000 --crops 10 --first-layers 5 --average-from 0.8 \
-    --val-split --cache "$mix/xv-cache-val.pt" --cache-seed 0 --seed "$s" --threads 1 > "$mix-xv$s.log" 2>&1 &
-  pids+=($!)
-done
-wait "${pids[@]}"
-e0=$(grep "validation voices EER .* averaged" "$mix-xv0.log" | tail -n 1 | awk '{print $5}')
-e1=$(grep "validation voices EER .* averaged" "$mix-xv1.log" | tail -n 1 | awk '{print $5}')
-best=0
-if awk "BEGIN{exit !($e1 < $e0)}"; then best=1; fi
-say "heads: validation EER seed 0 $e0, seed 1 $e1: seed $best"
-measure "$c/hark-export-$name" "$mix-xv$best"
+logs=$c/hark-mix-$name.logs
+HARK_SEEDS="0 1" bash tools/train_heads.sh "$mix" "$c/hark-export-$name" "$logs"
+say "heads: $(tr '\n' ' ' < "$logs/heads.txt")"
+measure "$c/hark-export-$name"
