@@ -7,6 +7,7 @@
 #
 #   bash tools/mix_level.sh BASE_XV NAME SEED_A [STEPS]
 #   e.g. bash tools/mix_level.sh ~/.cache/hark-interp-v29-v31-xv1 v32 28
+#   HARK_LR=1.5e-4 bash tools/mix_level.sh ~/.cache/hark-interp-v29-v31-xv1 v33 30   (v33: half the peak lr)
 #
 # BASE_XV: the shipped model's head work dir (checkpoint.pt, export/ with xvector/); its checkpoint's step is where
 # the runs start. Run A: real recordings 6x, seed SEED_A; run B: 3x, seed SEED_A+1. Work dirs
@@ -16,6 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base=$1 name=$2 seed=$3 steps=${4:-1600}
+lr=${HARK_LR:-3e-4}  # peak learning rate of both runs
 py=.venv/bin/python
 data="${HARK_DATA:-$HOME/.cache/hark-data}"
 c=$HOME/.cache
@@ -26,10 +28,10 @@ for b in evaluate; do
 done
 from=$($py -c "import torch,sys; print(torch.load(sys.argv[1], map_location='cpu', weights_only=False)['step'])" "$base/checkpoint.pt")
 end=$((from + steps))
-say "level $name: $from -> $end from $base"
+say "level $name: $from -> $end from $base, peak lr $lr"
 
 run() {  # run DIR REAL_WEIGHT SEED
-  $py tools/train.py --work "$1" --init-from "$base/checkpoint.pt" --steps "$end" --batch-seconds 36 --lr 3e-4 \
+  $py tools/train.py --work "$1" --init-from "$base/checkpoint.pt" --steps "$end" --batch-seconds 36 --lr "$lr" \
     --warmup 200 --speaker-weight 0 --keep-from $((end - 600)) --eval-every 800 --dropout 0.1 \
     --mask-time-prob 0.2 --mask-feature-prob 0.15 --real-weight "$2" --seed "$3" --threads 2 >> "$1.log" 2>&1
   [ -f "$1/snapshots/step-$end.pt" ] || { say "$1 did not reach step $end: see $1.log"; exit 1; }
