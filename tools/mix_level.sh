@@ -14,6 +14,8 @@
 # ~/.cache/hark-train-NAME-{a,b}, the average ~/.cache/hark-train-NAME-a-soup, the mix ~/.cache/hark-mix-NAME (heads in
 # -xv0, -xv1), bundles ~/.cache/hark-export-NAMEc (stand-in head) and ~/.cache/hark-export-NAME; log
 # ~/.cache/hark-mix-NAME.log. Interrupted, the same command resumes the runs (train.py) and redoes the rest.
+# HARK_LR sets the runs' peak lr (default 3e-4); HARK_STOP_AFTER_STANDIN=1 stops before the heads (decide on the
+# stand-in figures first: the heads take ~25 min).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base=$1 name=$2 seed=$3 steps=${4:-1600}
@@ -48,7 +50,11 @@ $py tools/average_checkpoints.py --work "$soup" --snapshots "$c/hark-train-$name
 $py tools/interpolate_models.py --a "$base" --b "$soup" --alpha 0.5 --out "$mix" >> "$log" 2>&1
 
 measure() {  # measure BUNDLE [WORK_DIR to export it from first]
-  [ -z "${2:-}" ] || $py tools/export_bundle.py --work "$2" --out "$1" >> "$log" 2>&1
+  if [ -n "${2:-}" ] && ! $py tools/export_bundle.py --work "$2" --out "$1" >> "$log" 2>&1; then
+    # export_bundle.py exits non-zero when onnxruntime differs from the goldens by more than 1e-4 (v33: 1.95e-4,
+    # hark 2.3e-5); the bundle is written all the same, so measure it and leave the verdict to the reader.
+    say "export of $2 failed its onnxruntime check ($(grep 'worst diff' "$log" | tail -n 1)): measuring it anyway"
+  fi
   ./target/release/examples/evaluate --model "$1" --manifest "$data/manifest.tsv" --eval-dir ../shared/eval/real \
     > "$1.eval.txt" 2>&1
   HARK_DEMO_MODEL="$1" cargo test --release --test demo -- --nocapture > "$1.demo.txt" 2>&1 \
@@ -57,6 +63,7 @@ measure() {  # measure BUNDLE [WORK_DIR to export it from first]
     "$(grep 'CER over the samples' "$1.demo.txt") $(grep 'Speaker EER' "$1.eval.txt")"
 }
 measure "$c/hark-export-${name}c" "$mix"
+[ -z "${HARK_STOP_AFTER_STANDIN:-}" ] || { say "HARK_STOP_AFTER_STANDIN: no heads"; exit 0; }
 
 logs=$c/hark-mix-$name.logs
 HARK_SEEDS="0 1" bash tools/train_heads.sh "$mix" "$c/hark-export-$name" "$logs"
