@@ -53,6 +53,7 @@ measure() {  # measure BUNDLE [WORK_DIR to export it from first]
   if [ -n "${2:-}" ] && ! $py tools/export_bundle.py --work "$2" --out "$1" >> "$log" 2>&1; then
     # export_bundle.py exits non-zero when onnxruntime differs from the goldens by more than 1e-4 (v33: 1.95e-4,
     # hark 2.3e-5); the bundle is written all the same, so measure it and leave the verdict to the reader.
+    tail -n 20 "$log" | grep -qx "export does not match transformers" || { say "export of $2 failed: see $log"; exit 1; }
     say "export of $2 failed its onnxruntime check ($(grep 'worst diff' "$log" | tail -n 1)): measuring it anyway"
   fi
   ./target/release/examples/evaluate --model "$1" --manifest "$data/manifest.tsv" --eval-dir ../shared/eval/real \
