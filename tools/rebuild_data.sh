@@ -9,12 +9,14 @@
 # neural clips: about 3 h in all.
 # On 2026-12-05 (session 37, a fresh machine, beside a cold release build for its first 13 min): 97 min in all,
 # the espeak-ng/flite/festival clips and real corpora ~11 min, the 6100 neural clips ~77 min, teacher states 9 min.
+# SVOX Pico's 2000 clips (since v35, 2026-12-06) take ~1 min, their teacher states a few more.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data="${HARK_DATA:-$HOME/.cache/hark-data}"
 
 source tools/apt.sh
-hark_apt_install espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox wamerican
+# gcc and python3-dev build SVOX Pico from the ttspico sdist (requirements-data.txt).
+hark_apt_install espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox wamerican gcc python3-dev
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q -r tools/requirements-data.txt
@@ -36,7 +38,7 @@ fi
 [ -f "$data/manifest.tsv" ] || $py tools/make_data.py --out "$data" --tts 7000 --eval-tts 300 --jobs 2
 [ -z "$pseudo_pid" ] || wait "$pseudo_pid"
 $py tools/make_data.py --out "$data" --tts 7000 --eval-tts 300 --piper 2000 --hibari 1000 --kokoro 3100 \
-  --extend --jobs 2
+  --pico 2000 --extend --jobs 2
 if [ -f "$data/teacher/index.tsv" ]; then
   $py tools/teacher_features.py --data "$data" --extend
 else
