@@ -37,15 +37,37 @@ fn args() -> Args {
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
+        let value = |v: Option<String>| v.unwrap_or_else(|| usage(&format!("{x} needs a value")));
         match x.as_str() {
-            "--model" => a.model = it.next().expect("--model DIR").into(),
-            "--manifest" => a.manifest = it.next().map(PathBuf::from),
-            "--eval-dir" => a.eval_dir = it.next().map(PathBuf::from),
-            "--limit" => a.limit = it.next().and_then(|v| v.parse().ok()).expect("--limit N"),
-            other => panic!("unknown argument {other}"),
+            "--model" => a.model = value(it.next()).into(),
+            "--manifest" => a.manifest = Some(value(it.next()).into()),
+            "--eval-dir" => a.eval_dir = Some(value(it.next()).into()),
+            "--limit" => {
+                let v = value(it.next());
+                a.limit = v
+                    .parse()
+                    .unwrap_or_else(|_| usage(&format!("--limit {v}: not a whole number")));
+            }
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => usage(&format!("unknown argument {other}")),
         }
     }
     a
+}
+
+const USAGE: &str = "usage: evaluate [--model DIR] [--manifest TSV] [--eval-dir DIR] [--limit N]
+  --model DIR     model bundle (default models/demo)
+  --manifest TSV  tools/make_data.py manifest: its eval rows are measured
+  --eval-dir DIR  real recordings (../shared/eval/real): WER per folder
+  --limit N       at most N clips per part";
+
+/// Prints `problem` and the usage to stderr and exits with status 2.
+fn usage(problem: &str) -> ! {
+    eprintln!("evaluate: {problem}\n{USAGE}");
+    std::process::exit(2)
 }
 
 fn read_tsv(path: &Path) -> Vec<BTreeMap<String, String>> {
