@@ -14,12 +14,14 @@
 # ~/.cache/hark-train-NAME-{a,b}, the average ~/.cache/hark-train-NAME-a-soup, the mix ~/.cache/hark-mix-NAME (heads in
 # -xv0, -xv1), bundles ~/.cache/hark-export-NAMEc (stand-in head) and ~/.cache/hark-export-NAME; log
 # ~/.cache/hark-mix-NAME.log. Interrupted, the same command resumes the runs (train.py) and redoes the rest.
-# HARK_LR sets the runs' peak lr (default 3e-4); HARK_STOP_AFTER_STANDIN=1 stops before the heads (decide on the
+# HARK_LR sets the runs' peak lr (default 3e-4); HARK_REAL_A / HARK_REAL_B the real recordings' weight of runs A and B
+# (defaults 6 and 3); HARK_STOP_AFTER_STANDIN=1 stops before the heads (decide on the
 # stand-in figures first: the heads take ~25 min).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base=$1 name=$2 seed=$3 steps=${4:-1600}
 lr=${HARK_LR:-3e-4}  # peak learning rate of both runs
+real_a=${HARK_REAL_A:-6} real_b=${HARK_REAL_B:-3}  # times each real recording is repeated per epoch
 py=.venv/bin/python
 data="${HARK_DATA:-$HOME/.cache/hark-data}"
 c=$HOME/.cache
@@ -30,7 +32,7 @@ for b in evaluate; do
 done
 from=$($py -c "import torch,sys; print(torch.load(sys.argv[1], map_location='cpu', weights_only=False)['step'])" "$base/checkpoint.pt")
 end=$((from + steps))
-say "level $name: $from -> $end from $base, peak lr $lr"
+say "level $name: $from -> $end from $base, peak lr $lr, real ${real_a}x / ${real_b}x"
 
 run() {  # run DIR REAL_WEIGHT SEED
   $py tools/train.py --work "$1" --init-from "$base/checkpoint.pt" --steps "$end" --batch-seconds 36 --lr "$lr" \
@@ -38,8 +40,8 @@ run() {  # run DIR REAL_WEIGHT SEED
     --mask-time-prob 0.2 --mask-feature-prob 0.15 --real-weight "$2" --seed "$3" --threads 2 >> "$1.log" 2>&1
   [ -f "$1/snapshots/step-$end.pt" ] || { say "$1 did not reach step $end: see $1.log"; exit 1; }
 }
-run "$c/hark-train-$name-a" 6 "$seed"
-run "$c/hark-train-$name-b" 3 $((seed + 1))
+run "$c/hark-train-$name-a" "$real_a" "$seed"
+run "$c/hark-train-$name-b" "$real_b" $((seed + 1))
 say "both runs at $end"
 
 soup=$c/hark-train-$name-a-soup mix=$c/hark-mix-$name
