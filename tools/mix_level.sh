@@ -15,7 +15,9 @@
 # -xv0, -xv1), bundles ~/.cache/hark-export-NAMEc (stand-in head) and ~/.cache/hark-export-NAME; log
 # ~/.cache/hark-mix-NAME.log. Interrupted, the same command resumes the runs (train.py) and redoes the rest.
 # HARK_LR sets the runs' peak lr (default 3e-4); HARK_REAL_A / HARK_REAL_B the real recordings' weight of runs A and B
-# (defaults 6 and 3); HARK_STOP_AFTER_STANDIN=1 stops before the heads (decide on the
+# (defaults 6 and 3); HARK_SOUP_RUNS="DIR ..." trains nothing and averages those runs' step-(from+STEPS) snapshots
+# instead (v34, v38: a soup of finished levels' runs, into ~/.cache/hark-train-NAME-soup; SEED is unused);
+# HARK_STOP_AFTER_STANDIN=1 stops before the heads (decide on the
 # stand-in figures first: the heads take ~25 min).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,15 +42,27 @@ run() {  # run DIR REAL_WEIGHT SEED
     --mask-time-prob 0.2 --mask-feature-prob 0.15 --real-weight "$2" --seed "$3" --threads 2 >> "$1.log" 2>&1
   [ -f "$1/snapshots/step-$end.pt" ] || { say "$1 did not reach step $end: see $1.log"; exit 1; }
 }
-run "$c/hark-train-$name-a" "$real_a" "$seed"
-run "$c/hark-train-$name-b" "$real_b" $((seed + 1))
-say "both runs at $end"
+if [ -n "${HARK_SOUP_RUNS:-}" ]; then
+  read -r -a runs <<< "$HARK_SOUP_RUNS"
+  for r in "${runs[@]}"; do
+    [ -f "$r/snapshots/step-$end.pt" ] || { say "$r has no snapshot at step $end"; exit 1; }
+  done
+  say "no training: soup of ${runs[*]} at $end"
+  soup=$c/hark-train-$name-soup
+else
+  run "$c/hark-train-$name-a" "$real_a" "$seed"
+  run "$c/hark-train-$name-b" "$real_b" $((seed + 1))
+  say "both runs at $end"
+  runs=("$c/hark-train-$name-a" "$c/hark-train-$name-b")
+  soup=$c/hark-train-$name-a-soup
+fi
 
-soup=$c/hark-train-$name-a-soup mix=$c/hark-mix-$name
+mix=$c/hark-mix-$name
 mkdir -p "$soup"
-cp "$c/hark-train-$name-a/checkpoint.pt" "$soup/checkpoint.pt"
-$py tools/average_checkpoints.py --work "$soup" --snapshots "$c/hark-train-$name-a/snapshots" \
-  --snapshots "$c/hark-train-$name-b/snapshots" --from "$end" --save >> "$log" 2>&1
+cp "${runs[0]}/checkpoint.pt" "$soup/checkpoint.pt"
+snaps=()
+for r in "${runs[@]}"; do snaps+=(--snapshots "$r/snapshots"); done
+$py tools/average_checkpoints.py --work "$soup" "${snaps[@]}" --from "$end" --save >> "$log" 2>&1
 $py tools/interpolate_models.py --a "$base" --b "$soup" --alpha 0.5 --out "$mix" >> "$log" 2>&1
 
 measure() {  # measure BUNDLE [WORK_DIR to export it from first]
