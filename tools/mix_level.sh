@@ -34,7 +34,11 @@ for b in evaluate; do
 done
 from=$($py -c "import torch,sys; print(torch.load(sys.argv[1], map_location='cpu', weights_only=False)['step'])" "$base/checkpoint.pt")
 end=$((from + steps))
-say "level $name: $from -> $end from $base, peak lr $lr, real ${real_a}x / ${real_b}x"
+if [ -n "${HARK_SOUP_RUNS:-}" ]; then
+  say "level $name: soup at $end, mixed with $base"
+else
+  say "level $name: $from -> $end from $base, peak lr $lr, real ${real_a}x / ${real_b}x"
+fi
 
 run() {  # run DIR REAL_WEIGHT SEED
   $py tools/train.py --work "$1" --init-from "$base/checkpoint.pt" --steps "$end" --batch-seconds 36 --lr "$lr" \
