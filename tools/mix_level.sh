@@ -34,11 +34,6 @@ for b in evaluate; do
 done
 from=$($py -c "import torch,sys; print(torch.load(sys.argv[1], map_location='cpu', weights_only=False)['step'])" "$base/checkpoint.pt")
 end=$((from + steps))
-if [ -n "${HARK_SOUP_RUNS:-}" ]; then
-  say "level $name: soup at $end, mixed with $base"
-else
-  say "level $name: $from -> $end from $base, peak lr $lr, real ${real_a}x / ${real_b}x"
-fi
 
 run() {  # run DIR REAL_WEIGHT SEED
   $py tools/train.py --work "$1" --init-from "$base/checkpoint.pt" --steps "$end" --batch-seconds 36 --lr "$lr" \
@@ -51,9 +46,10 @@ if [ -n "${HARK_SOUP_RUNS:-}" ]; then
   for r in "${runs[@]}"; do
     [ -f "$r/snapshots/step-$end.pt" ] || { say "$r has no snapshot at step $end"; exit 1; }
   done
-  say "no training: soup of ${runs[*]} at $end"
+  say "level $name: no training, soup of ${runs[*]} at $end, mixed with $base"
   soup=$c/hark-train-$name-soup
 else
+  say "level $name: $from -> $end from $base, peak lr $lr, real ${real_a}x / ${real_b}x"
   run "$c/hark-train-$name-a" "$real_a" "$seed"
   run "$c/hark-train-$name-b" "$real_b" $((seed + 1))
   say "both runs at $end"
