@@ -6,8 +6,13 @@
 //! cargo run --release --example evaluate -- --model models/demo \
 //!     --manifest ~/.cache/hark-data/manifest.tsv --eval-dir ../shared/eval/real
 //! ```
+//!
+//! `--per-clip FILE` also writes one TSV row per transcribed clip (part, path, counts of words,
+//! word errors, characters and character errors, reference, hypothesis), so that two models can
+//! be compared clip by clip (`tools/compare_clips.py`).
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -26,6 +31,7 @@ struct Args {
     manifest: Option<PathBuf>,
     eval_dir: Option<PathBuf>,
     limit: usize,
+    per_clip: Option<PathBuf>,
 }
 
 fn args() -> Args {
@@ -34,6 +40,7 @@ fn args() -> Args {
         manifest: None,
         eval_dir: None,
         limit: usize::MAX,
+        per_clip: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -42,6 +49,7 @@ fn args() -> Args {
             "--model" => a.model = value(it.next()).into(),
             "--manifest" => a.manifest = Some(value(it.next()).into()),
             "--eval-dir" => a.eval_dir = Some(value(it.next()).into()),
+            "--per-clip" => a.per_clip = Some(value(it.next()).into()),
             "--limit" => {
                 let v = value(it.next());
                 a.limit = v
@@ -58,11 +66,71 @@ fn args() -> Args {
     a
 }
 
-const USAGE: &str = "usage: evaluate [--model DIR] [--manifest TSV] [--eval-dir DIR] [--limit N]
-  --model DIR     model bundle (default models/demo)
-  --manifest TSV  tools/make_data.py manifest: its eval rows are measured
-  --eval-dir DIR  real recordings (../shared/eval/real): WER per folder
-  --limit N       at most N clips per part";
+const USAGE: &str =
+    "usage: evaluate [--model DIR] [--manifest TSV] [--eval-dir DIR] [--limit N] [--per-clip FILE]
+  --model DIR      model bundle (default models/demo)
+  --manifest TSV   tools/make_data.py manifest: its eval rows are measured
+  --eval-dir DIR   real recordings (../shared/eval/real): WER per folder
+  --limit N        at most N clips per part
+  --per-clip FILE  also write one TSV row per transcribed clip (errors, reference, hypothesis)";
+
+/// One TSV row per transcribed clip, for comparing two models clip by clip.
+struct PerClip {
+    path: PathBuf,
+    out: Option<std::io::BufWriter<std::fs::File>>,
+}
+
+impl PerClip {
+    fn create(path: Option<&Path>) -> PerClip {
+        let out = path.map(|p| {
+            let file = std::fs::File::create(p)
+                .unwrap_or_else(|e| usage(&format!("--per-clip {}: {e}", p.display())));
+            std::io::BufWriter::new(file)
+        });
+        let mut pc = PerClip {
+            path: path.map(Path::to_path_buf).unwrap_or_default(),
+            out,
+        };
+        pc.write("part\tpath\twords\tword_errors\tchars\tchar_errors\treference\thypothesis");
+        pc
+    }
+
+    fn write(&mut self, line: &str) {
+        if let Some(out) = &mut self.out {
+            if let Err(e) = writeln!(out, "{line}") {
+                eprintln!("evaluate: {}: {e}", self.path.display());
+                std::process::exit(1);
+            }
+        }
+    }
+
+    /// Records one clip; `hyp` and `reference` are already normalized.
+    fn clip(&mut self, part: &str, clip: &Path, hyp: &str, reference: &str) {
+        if self.out.is_none() {
+            return;
+        }
+        let mut e = ErrorRates::default();
+        e.add(hyp, reference);
+        let line = format!(
+            "{part}\t{}\t{}\t{}\t{}\t{}\t{reference}\t{hyp}",
+            clip.display(),
+            e.words,
+            e.word_errors,
+            e.chars,
+            e.char_errors
+        );
+        self.write(&line);
+    }
+
+    fn finish(&mut self) {
+        if let Some(out) = &mut self.out {
+            if let Err(e) = out.flush() {
+                eprintln!("evaluate: {}: {e}", self.path.display());
+                std::process::exit(1);
+            }
+        }
+    }
+}
 
 /// Prints `problem` and the usage to stderr and exits with status 2.
 fn usage(problem: &str) -> ! {
@@ -181,6 +249,7 @@ fn row(name: &str, e: &ErrorRates) {
 fn main() {
     let a = args();
     let model = std::sync::Arc::new(ModelBundle::load(&a.model).unwrap_or_else(|e| panic!("{e}")));
+    let mut per_clip = PerClip::create(a.per_clip.as_deref());
     let mut compute = 0.0;
     let mut audio = 0.0;
 
@@ -202,6 +271,7 @@ fn main() {
             compute += secs;
             audio += clip.duration;
             let reference = normalize_text(&r["text"]);
+            per_clip.clip(&r["family"], &path, &hyp, &reference);
             by_family
                 .entry(r["family"].clone())
                 .or_default()
@@ -278,15 +348,20 @@ fn main() {
             }
             let mut e = ErrorRates::default();
             for r in rows.iter().take(a.limit) {
-                let clip = load(&model, &folder.join(&r["path"]));
+                let path = folder.join(&r["path"]);
+                let clip = load(&model, &path);
                 let (hyp, _, secs) = recognize(&model, &clip);
                 compute += secs;
                 audio += clip.duration;
-                e.add(&hyp, &normalize_text(&r["transcript"]));
+                let reference = normalize_text(&r["transcript"]);
+                per_clip.clip(&name, &path, &hyp, &reference);
+                e.add(&hyp, &reference);
             }
             row(&name, &e);
         }
     }
+
+    per_clip.finish();
 
     // Steady-state RTF on one fixed 10 s window (plan built before timing).
     let x: Vec<f32> = (0..160_000)

@@ -17,6 +17,8 @@
 # HARK_LR sets the runs' peak lr (default 3e-4); HARK_REAL_A / HARK_REAL_B the real recordings' weight of runs A and B
 # (defaults 6 and 3); HARK_SOUP_RUNS="DIR ..." trains nothing and averages those runs' step-(from+STEPS) snapshots
 # instead (v34, v38: a soup of finished levels' runs, into ~/.cache/hark-train-NAME-soup; SEED is unused);
+# Each measurement also writes BUNDLE.clips.tsv (evaluate --per-clip) and logs the rule's paired digit test against
+# the shipped model (tools/compare_clips.py; models/demo's own per-clip file is measured once, ~/.cache/hark-clips).
 # HARK_STOP_AFTER_STANDIN=1 stops before the heads (decide on the
 # stand-in figures first: the heads take ~25 min).
 set -euo pipefail
@@ -65,6 +67,18 @@ for r in "${runs[@]}"; do snaps+=(--snapshots "$r/snapshots"); done
 $py tools/average_checkpoints.py --work "$soup" "${snaps[@]}" --from "$end" --save >> "$log" 2>&1
 $py tools/interpolate_models.py --a "$base" --b "$soup" --alpha 0.5 --out "$mix" >> "$log" 2>&1
 
+shipped_clips() {  # the shipped model's per-clip file, measured once per model.onnx (the rule's paired digit test)
+  local f
+  f=$c/hark-clips/demo-$(sha256sum models/demo/model.onnx | cut -c1-12).tsv
+  if [ ! -f "$f" ]; then
+    mkdir -p "$c/hark-clips"
+    ./target/release/examples/evaluate --model models/demo --manifest "$data/manifest.tsv" \
+      --eval-dir ../shared/eval/real --per-clip "$f.tmp" > "$f.eval.txt" 2>&1
+    mv "$f.tmp" "$f"
+  fi
+  echo "$f"
+}
+
 measure() {  # measure BUNDLE [WORK_DIR to export it from first]
   if [ -n "${2:-}" ] && ! $py tools/export_bundle.py --work "$2" --out "$1" >> "$log" 2>&1; then
     # export_bundle.py exits non-zero when onnxruntime differs from the goldens by more than 1e-4 (v33: 1.95e-4,
@@ -73,11 +87,13 @@ measure() {  # measure BUNDLE [WORK_DIR to export it from first]
     say "export of $2 failed its onnxruntime check ($(grep 'worst diff' "$log" | tail -n 1)): measuring it anyway"
   fi
   ./target/release/examples/evaluate --model "$1" --manifest "$data/manifest.tsv" --eval-dir ../shared/eval/real \
-    > "$1.eval.txt" 2>&1
+    --per-clip "$1.clips.tsv" > "$1.eval.txt" 2>&1
   HARK_DEMO_MODEL="$1" cargo test --release --test demo -- --nocapture > "$1.demo.txt" 2>&1 \
     || say "tests/demo.rs failed on $1 (parity or the regression guard): see $1.demo.txt"
   say "$1: $(grep '^| all' "$1.eval.txt") digits $(grep '^| fsdd' "$1.eval.txt")" \
     "$(grep 'CER over the samples' "$1.demo.txt") $(grep 'Speaker EER' "$1.eval.txt")"
+  say "$1 against the shipped model, clip by clip: $(python3 tools/compare_clips.py "$(shipped_clips)" "$1.clips.tsv" \
+    --part fsdd | tail -n 1)"
 }
 measure "$c/hark-export-${name}c" "$mix"
 [ -z "${HARK_STOP_AFTER_STANDIN:-}" ] || { say "HARK_STOP_AFTER_STANDIN: no heads"; exit 0; }
