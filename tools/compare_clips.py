@@ -8,7 +8,7 @@ both models make as many errors carry no evidence and are left out, as the sign 
 
     python3 tools/compare_clips.py BASE.tsv CANDIDATE.tsv [--part fsdd] [--alpha 0.05]
 
-Prints one line per part; with --part, exits 1 when that part's p is below --alpha (the candidate is significantly
+Prints one line per part that both files measure; with --part, exits 1 when that part's p is below --alpha (the candidate is significantly
 worse there) and 0 otherwise. Standard library only.
 """
 
@@ -40,13 +40,14 @@ def read(path: str) -> dict:
 
 
 def compare(base: dict, cand: dict) -> list:
-    """Per part: (part, clips, base WER, candidate WER, b, c, p)."""
-    if base.keys() != cand.keys():
-        only = sorted(base.keys() ^ cand.keys())
-        raise ValueError(f"the two files measure different clips ({len(only)} differ, e.g. {only[0][1]})")
+    """Per part both files measure: (part, clips, base WER, candidate WER, b, c, p)."""
     out = []
-    for part in sorted({p for p, _ in base}):
+    for part in sorted({p for p, _ in base} & {p for p, _ in cand}):
         keys = [k for k in base if k[0] == part]
+        other = {k for k in cand if k[0] == part}
+        if set(keys) != other:
+            only = sorted(set(keys) ^ other)
+            raise ValueError(f"part {part}: the two files measure different clips ({len(only)} differ, e.g. {only[0][1]})")
         words = sum(int(base[k]["words"]) for k in keys)
         eb = [int(base[k]["word_errors"]) for k in keys]
         ec = [int(cand[k]["word_errors"]) for k in keys]
