@@ -17,10 +17,10 @@
 # HARK_LR sets the runs' peak lr (default 3e-4); HARK_REAL_A / HARK_REAL_B the real recordings' weight of runs A and B
 # (defaults 6 and 3); HARK_SOUP_RUNS="DIR ..." trains nothing and averages those runs' step-(from+STEPS) snapshots
 # instead (v34, v38: a soup of finished levels' runs, into ~/.cache/hark-train-NAME-soup; SEED is unused);
-# Each measurement also writes BUNDLE.clips.tsv (evaluate --per-clip) and logs the rule's paired digit test against
-# the shipped model (tools/compare_clips.py; models/demo's own per-clip file is measured once, ~/.cache/hark-clips).
 # HARK_STOP_AFTER_STANDIN=1 stops before the heads (decide on the
 # stand-in figures first: the heads take ~25 min).
+# Each measurement also writes BUNDLE.clips.tsv (evaluate --per-clip) and logs the rule's paired digit test against
+# the shipped model (tools/compare_clips.py; models/demo's own per-clip file is measured once, ~/.cache/hark-clips).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base=$1 name=$2 seed=$3 steps=${4:-1600}
