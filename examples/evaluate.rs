@@ -132,6 +132,12 @@ impl PerClip {
     }
 }
 
+/// Prints `problem` to stderr and exits with status 1 (bad input: a file, a model, a folder).
+fn fail(problem: &str) -> ! {
+    eprintln!("evaluate: {problem}");
+    std::process::exit(1)
+}
+
 /// Prints `problem` and the usage to stderr and exits with status 2.
 fn usage(problem: &str) -> ! {
     eprintln!("evaluate: {problem}\n{USAGE}");
@@ -139,7 +145,8 @@ fn usage(problem: &str) -> ! {
 }
 
 fn read_tsv(path: &Path) -> Vec<BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| fail(&format!("{}: {e}", path.display())));
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap_or("").split('\t').collect();
     lines
@@ -159,9 +166,10 @@ struct Clip {
 }
 
 fn load(model: &ModelBundle, path: &Path) -> Clip {
-    let a = decode_file(path).unwrap_or_else(|e| panic!("{e}"));
+    let a = decode_file(path).unwrap_or_else(|e| fail(&e.to_string()));
     let duration = a.duration_s();
-    let a = resample_all(a, model.manifest().sample_rate).expect("resample");
+    let a = resample_all(a, model.manifest().sample_rate)
+        .unwrap_or_else(|e| fail(&format!("{}: {e}", path.display())));
     Clip {
         samples: a.samples,
         duration,
@@ -248,7 +256,8 @@ fn row(name: &str, e: &ErrorRates) {
 
 fn main() {
     let a = args();
-    let model = std::sync::Arc::new(ModelBundle::load(&a.model).unwrap_or_else(|e| panic!("{e}")));
+    let model =
+        std::sync::Arc::new(ModelBundle::load(&a.model).unwrap_or_else(|e| fail(&e.to_string())));
     let mut per_clip = PerClip::create(a.per_clip.as_deref());
     let mut compute = 0.0;
     let mut audio = 0.0;
@@ -320,7 +329,7 @@ fn main() {
         println!("\n### Real recordings, unseen speakers (../shared/eval)\n");
         println!("| folder | utterances | words | CER | WER |\n|---|---|---|---|---|");
         let mut folders: Vec<_> = std::fs::read_dir(dir)
-            .expect("eval dir")
+            .unwrap_or_else(|e| fail(&format!("{}: {e}", dir.display())))
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.join("manifest.tsv").is_file())
             .collect();

@@ -119,3 +119,30 @@ fn per_clip_file_that_cannot_be_created_is_named() {
         )
     );
 }
+
+#[test]
+fn missing_clip_is_named_without_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = tmp.path().join("eval/part");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("manifest.tsv"),
+        "path\tspeaker\tduration_s\ttranscript\nmissing.wav\ts\t0\thello\n",
+    )
+    .unwrap();
+    let out = Command::new(evaluate_exe())
+        .arg("--model")
+        .arg(root().join("models/demo"))
+        .arg("--eval-dir")
+        .arg(tmp.path().join("eval"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        format!(
+            "evaluate: {}: cannot open: No such file or directory (os error 2)",
+            folder.join("missing.wav").display()
+        )
+    );
+}
