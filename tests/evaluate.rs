@@ -25,6 +25,16 @@ fn evaluate_exe() -> PathBuf {
     path
 }
 
+/// Runs `evaluate` on the bundled model with `args` after `--model models/demo`.
+fn evaluate(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(evaluate_exe())
+        .arg("--model")
+        .arg(root().join("models/demo"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 /// An eval dir with one folder, `samples`, holding the assets/ samples and their known text.
 fn eval_dir(tmp: &Path) -> PathBuf {
     let dir = tmp.join("eval");
@@ -45,15 +55,13 @@ fn eval_dir(tmp: &Path) -> PathBuf {
 fn per_clip_rows_add_up_to_the_table() {
     let tmp = tempfile::tempdir().unwrap();
     let clips = tmp.path().join("clips.tsv");
-    let out = Command::new(evaluate_exe())
-        .arg("--model")
-        .arg(root().join("models/demo"))
-        .arg("--eval-dir")
-        .arg(eval_dir(tmp.path()))
-        .arg("--per-clip")
-        .arg(&clips)
-        .output()
-        .unwrap();
+    let dir = eval_dir(tmp.path());
+    let out = evaluate(&[
+        "--eval-dir".as_ref(),
+        dir.as_ref(),
+        "--per-clip".as_ref(),
+        clips.as_ref(),
+    ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -101,13 +109,7 @@ fn per_clip_rows_add_up_to_the_table() {
 fn per_clip_file_that_cannot_be_created_is_named() {
     let tmp = tempfile::tempdir().unwrap();
     let bad = tmp.path().join("missing-dir/clips.tsv");
-    let out = Command::new(evaluate_exe())
-        .arg("--model")
-        .arg(root().join("models/demo"))
-        .arg("--per-clip")
-        .arg(&bad)
-        .output()
-        .unwrap();
+    let out = evaluate(&["--per-clip".as_ref(), bad.as_ref()]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let first = stderr.lines().next().unwrap_or("");
@@ -130,13 +132,8 @@ fn missing_clip_is_named_without_a_panic() {
         "path\tspeaker\tduration_s\ttranscript\nmissing.wav\ts\t0\thello\n",
     )
     .unwrap();
-    let out = Command::new(evaluate_exe())
-        .arg("--model")
-        .arg(root().join("models/demo"))
-        .arg("--eval-dir")
-        .arg(tmp.path().join("eval"))
-        .output()
-        .unwrap();
+    let dir = tmp.path().join("eval");
+    let out = evaluate(&["--eval-dir".as_ref(), dir.as_ref()]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim_end(),
