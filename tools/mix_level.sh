@@ -67,13 +67,17 @@ for r in "${runs[@]}"; do snaps+=(--snapshots "$r/snapshots"); done
 $py tools/average_checkpoints.py --work "$soup" "${snaps[@]}" --from "$end" --save >> "$log" 2>&1
 $py tools/interpolate_models.py --a "$base" --b "$soup" --alpha 0.5 --out "$mix" >> "$log" 2>&1
 
+evaluate() {  # evaluate BUNDLE PER_CLIP_TSV OUT: the held-out split and ../shared/eval, as hark measures them
+  ./target/release/examples/evaluate --model "$1" --manifest "$data/manifest.tsv" --eval-dir ../shared/eval/real \
+    --per-clip "$2" > "$3" 2>&1
+}
+
 shipped_clips() {  # the shipped model's per-clip file, measured once per model.onnx (the rule's paired digit test)
   local f
   f=$c/hark-clips/demo-$(sha256sum models/demo/model.onnx | cut -c1-12).tsv
   if [ ! -f "$f" ]; then
     mkdir -p "$c/hark-clips"
-    ./target/release/examples/evaluate --model models/demo --manifest "$data/manifest.tsv" \
-      --eval-dir ../shared/eval/real --per-clip "$f.tmp" > "$f.eval.txt" 2>&1
+    evaluate models/demo "$f.tmp" "$f.eval.txt"
     mv "$f.tmp" "$f"
   fi
   echo "$f"
@@ -86,8 +90,7 @@ measure() {  # measure BUNDLE [WORK_DIR to export it from first]
     tail -n 20 "$log" | grep -qx "export does not match transformers" || { say "export of $2 failed: see $log"; exit 1; }
     say "export of $2 failed its onnxruntime check ($(grep 'worst diff' "$log" | tail -n 1)): measuring it anyway"
   fi
-  ./target/release/examples/evaluate --model "$1" --manifest "$data/manifest.tsv" --eval-dir ../shared/eval/real \
-    --per-clip "$1.clips.tsv" > "$1.eval.txt" 2>&1
+  evaluate "$1" "$1.clips.tsv" "$1.eval.txt"
   HARK_DEMO_MODEL="$1" cargo test --release --test demo -- --nocapture > "$1.demo.txt" 2>&1 \
     || say "tests/demo.rs failed on $1 (parity or the regression guard): see $1.demo.txt"
   say "$1: $(grep '^| all' "$1.eval.txt") digits $(grep '^| fsdd' "$1.eval.txt")" \
