@@ -15,7 +15,8 @@
 # -xv0, -xv1), bundles ~/.cache/hark-export-NAMEc (stand-in head) and ~/.cache/hark-export-NAME; log
 # ~/.cache/hark-mix-NAME.log. Interrupted, the same command resumes the runs (train.py) and redoes the rest.
 # HARK_LR sets the runs' peak lr (default 3e-4); HARK_REAL_A / HARK_REAL_B the real recordings' weight of runs A and B
-# (defaults 6 and 3); HARK_SOUP_RUNS="DIR ..." trains nothing and averages those runs' step-(from+STEPS) snapshots
+# (defaults 6 and 3); HARK_DROPOUT, HARK_MASK_TIME and HARK_MASK_FEATURE the runs' dropout and SpecAugment time and
+# feature mask probabilities (defaults 0.1, 0.2 and 0.15, v15's); HARK_SOUP_RUNS="DIR ..." trains nothing and averages those runs' step-(from+STEPS) snapshots
 # instead (v34, v38: a soup of finished levels' runs, into ~/.cache/hark-train-NAME-soup; SEED is unused);
 # HARK_STOP_AFTER_STANDIN=1 stops before the heads (decide on the
 # stand-in figures first: the heads take ~25 min).
@@ -26,6 +27,8 @@ cd "$(dirname "$0")/.."
 base=$1 name=$2 seed=$3 steps=${4:-1600}
 lr=${HARK_LR:-3e-4}  # peak learning rate of both runs
 real_a=${HARK_REAL_A:-6} real_b=${HARK_REAL_B:-3}  # times each real recording is repeated per epoch
+dropout=${HARK_DROPOUT:-0.1}  # the runs' regularization (v15's recipe by default)
+mask_time=${HARK_MASK_TIME:-0.2} mask_feature=${HARK_MASK_FEATURE:-0.15}
 py=.venv/bin/python
 data="${HARK_DATA:-$HOME/.cache/hark-data}"
 c=$HOME/.cache
@@ -39,8 +42,9 @@ end=$((from + steps))
 
 run() {  # run DIR REAL_WEIGHT SEED
   $py tools/train.py --work "$1" --init-from "$base/checkpoint.pt" --steps "$end" --batch-seconds 36 --lr "$lr" \
-    --warmup 200 --speaker-weight 0 --keep-from $((end - 600)) --eval-every 800 --dropout 0.1 \
-    --mask-time-prob 0.2 --mask-feature-prob 0.15 --real-weight "$2" --seed "$3" --threads 2 >> "$1.log" 2>&1
+    --warmup 200 --speaker-weight 0 --keep-from $((end - 600)) --eval-every 800 --dropout "$dropout" \
+    --mask-time-prob "$mask_time" --mask-feature-prob "$mask_feature" --real-weight "$2" --seed "$3" --threads 2 \
+    >> "$1.log" 2>&1
   [ -f "$1/snapshots/step-$end.pt" ] || { say "$1 did not reach step $end: see $1.log"; exit 1; }
 }
 if [ -n "${HARK_SOUP_RUNS:-}" ]; then
@@ -51,7 +55,7 @@ if [ -n "${HARK_SOUP_RUNS:-}" ]; then
   say "level $name: no training, soup of ${runs[*]} at $end, mixed with $base"
   soup=$c/hark-train-$name-soup
 else
-  say "level $name: $from -> $end from $base, peak lr $lr, real ${real_a}x / ${real_b}x"
+  say "level $name: $from -> $end from $base, peak lr $lr, real ${real_a}x / ${real_b}x, dropout $dropout, masks $mask_time / $mask_feature"
   run "$c/hark-train-$name-a" "$real_a" "$seed"
   run "$c/hark-train-$name-b" "$real_b" $((seed + 1))
   say "both runs at $end"
