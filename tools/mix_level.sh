@@ -16,8 +16,9 @@
 # ~/.cache/hark-mix-NAME.log. Interrupted, the same command resumes the runs (train.py) and redoes the rest.
 # HARK_LR sets the runs' peak lr (default 3e-4); HARK_REAL_A / HARK_REAL_B the real recordings' weight of runs A and B
 # (defaults 6 and 3); HARK_DROPOUT, HARK_MASK_TIME and HARK_MASK_FEATURE the runs' dropout and SpecAugment time and
-# feature mask probabilities (defaults 0.1, 0.2 and 0.15, v15's); HARK_SOUP_RUNS="DIR ..." trains nothing and averages those runs' step-(from+STEPS) snapshots
-# instead (v34, v38: a soup of finished levels' runs, into ~/.cache/hark-train-NAME-soup; SEED is unused);
+# feature mask probabilities (defaults 0.1, 0.2 and 0.15, v15's; v41 and v43: masks 0.25 / 0.2);
+# HARK_SOUP_RUNS="DIR ..." trains nothing and averages those runs' step-(from+STEPS) snapshots instead (v34, v38, v42:
+# a soup of finished levels' runs, into ~/.cache/hark-train-NAME-soup; SEED is unused);
 # HARK_STOP_AFTER_STANDIN=1 stops before the heads (decide on the
 # stand-in figures first: the heads take ~25 min).
 # Each measurement also writes BUNDLE.clips.tsv (evaluate --per-clip) and logs the rule's paired digit test against
