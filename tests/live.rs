@@ -376,3 +376,107 @@ fn slow_consumer_loses_no_final_text() {
     assert_eq!(final_words(&events), offline);
     assert!(check_final_words(&events) > 0, "no word was final early");
 }
+
+/// A model that remembers the inputs it was given.
+struct Recording {
+    inner: Arc<ModelBundle>,
+    inputs: std::sync::Mutex<Vec<Vec<f32>>>,
+}
+
+impl Infer for Recording {
+    fn bundle(&self) -> &ModelBundle {
+        &self.inner
+    }
+    fn infer(&self, input: &[f32]) -> Result<ModelOutput, ModelError> {
+        self.inputs.lock().unwrap().push(input.to_vec());
+        self.inner.run(input)
+    }
+}
+
+/// Runs `audio` through a fresh stitcher with `pad` samples of end padding (`None`: the
+/// default); returns the windows the model saw and the stitched frame count.
+fn stitch_recorded(audio: &[f32], pad: Option<usize>) -> (Vec<Vec<f32>>, u64) {
+    let rec = Arc::new(Recording {
+        inner: fixture("rotary-frame"),
+        inputs: Default::default(),
+    });
+    let wcfg = WindowConfig::from_seconds(1.0, 1.0, 0.4, 0.02);
+    let mut st = Stitcher::new(rec.clone(), wcfg);
+    if let Some(p) = pad {
+        st.set_end_padding(p);
+    }
+    let mut blocks = Vec::new();
+    st.push(audio, &mut blocks).unwrap();
+    st.finish(&mut blocks).unwrap();
+    let frames = blocks.iter().map(|b| b.frames as u64).sum();
+    assert_eq!(frames, st.next_frame());
+    let inputs = rec.inputs.lock().unwrap().clone();
+    (inputs, frames)
+}
+
+#[test]
+fn last_window_ends_in_silence_that_is_dropped() {
+    // 3.33 s: not a whole number of frames, longer than one window (2.4 s).
+    let audio = speechlike(3.33);
+    let m = fixture("rotary-frame").manifest().clone();
+    let (hop, field) = (m.frame_hop(), m.receptive_field());
+    let frames_for = |n: usize| ((n - field) / hop + 1) as u64;
+    let pad = (hark::stitch::END_PADDING_S * 16000.0).round() as usize;
+    assert_eq!(pad, 4000);
+
+    let (windows, frames) = stitch_recorded(&audio, None);
+    // The padding's frames are computed, then dropped: frames and times are the audio's own.
+    assert_eq!(frames, frames_for(audio.len()));
+    let last = windows.last().unwrap();
+    // Full windows share one length (one plan), the padded last one too.
+    assert!(
+        windows.iter().all(|w| w.len() == last.len()),
+        "window lengths differ"
+    );
+    assert_eq!(
+        last.len(),
+        119 * hop + field,
+        "not a full window (120 frames)"
+    );
+    // It ends in the padding (all of it that fits a whole frame): zeros, normalized with the
+    // window to one constant value c, after the stream's last samples, every one of them (also
+    // those the last whole frame did not use): (x - mean) / std - c = x / std.
+    let first = frames_for(audio.len() + pad) as usize - 120;
+    let src = &audio[first * hop..];
+    let (real, tail) = last.split_at(src.len());
+    assert!(tail.len() > pad - hop, "{} samples of padding", tail.len());
+    assert!(
+        tail.iter().all(|&x| x == tail[0]),
+        "the padding is not silence"
+    );
+    let (i, _) =
+        src.iter().enumerate().fold(
+            (0, 0f32),
+            |m, (i, &x)| if x.abs() > m.1 { (i, x.abs()) } else { m },
+        );
+    let scale = (real[i] - tail[0]) / src[i];
+    for (r, x) in real.iter().zip(src) {
+        assert!(((r - tail[0]) - x * scale).abs() < 1e-4, "{r} vs {x}");
+    }
+
+    // Without padding the last window ends at the last whole frame, as before.
+    let (windows, frames) = stitch_recorded(&audio, Some(0));
+    assert_eq!(frames, frames_for(audio.len()));
+    let last = windows.last().unwrap();
+    let unused = audio.len() - ((frames_for(audio.len()) as usize - 1) * hop + field);
+    let k = last.len();
+    assert_eq!(k, 119 * hop + field);
+    let mut expect = audio[audio.len() - unused - k..audio.len() - unused].to_vec();
+    hark::features::normalize(&mut expect);
+    assert_eq!(last, &expect);
+
+    // A stream shorter than a window: one window, the whole stream plus the padding.
+    let short = &audio[..16000];
+    let (windows, frames) = stitch_recorded(short, None);
+    assert_eq!(frames, frames_for(short.len()));
+    assert_eq!(windows.len(), 1);
+    assert_eq!(
+        windows[0].len(),
+        (frames_for(short.len() + pad) as usize - 1) * hop + field
+    );
+}
