@@ -14,6 +14,8 @@ work=$1 out=$2 logs=$3
 py=.venv/bin/python
 mkdir -p "$logs"
 cache="$work/xv-cache-val.pt"
+# Note: this --steps 0 run saves an untrained head into $work/export/xvector (only the cache is wanted), so
+# after it $work's x-vector export is no stand-in head; the trained heads live in $work-xvN.
 $py tools/train_xvector.py --work "$work" --steps 0 --val-split --cache "$cache" --cache-seed 0 > "$logs/xv-cache.txt" 2>&1
 seeds=(${HARK_SEEDS:-0 1 2})
 for s in "${seeds[@]}"; do
