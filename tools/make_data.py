@@ -26,6 +26,8 @@ Sources:
   * HMM-based TTS (--pico N, training only, since 2026-12-06): SVOX Pico's two English voices
     (en-US and en-GB, both female; Apache-2.0), whose engine source and voice data ship in the
     `ttspico` sdist on PyPI (pip builds it with a C compiler); rate and pitch perturbed.
+  * Fresh rounds (--round R, since v46): --tts more espeak-ng/flite/festival clips in the training voices, on a
+    sentence stream of their own, added to OUT/manifest.tsv as rR-NNNNNN.
     --extend keeps every row of OUT/manifest.tsv, adds the real-speech rows it lacks (pseudo-labels
     written after the first run) and synthesizes only the neural clips it lacks,
     the rows a full run with the same arguments writes (each family has its own sentence stream
@@ -459,6 +461,10 @@ def main() -> None:
                          "training voice family present: espeak-ng, flite, festival and the neural voices")
     ap.add_argument("--extend", action="store_true",
                     help="keep OUT/manifest.tsv and synthesize only the neural clips it lacks")
+    ap.add_argument("--round", type=int, default=0,
+                    help="R > 0: keep OUT/manifest.tsv and add --tts espeak-ng/flite/festival clips in the training "
+                         "voices on a fresh sentence stream of their own (names rR-NNNNNN, own seeds); nothing else "
+                         "is synthesized")
     ap.add_argument("--nonspeech", type=int, default=400)
     ap.add_argument("--jobs", type=int, default=2)
     args = ap.parse_args()
@@ -542,14 +548,33 @@ def main() -> None:
             n = 1 if drng.random() < 0.7 else drng.randint(2, 4)
             text = " ".join(textgen.ONES[drng.randrange(10)] for _ in range(n))
             neural_jobs.append((f"digits-{k:05d}", e, v, text, "train", str(out), seed_base + k))
+    if args.round:
+        # A fresh round (since v46): the same training voices and engine weights reading sentences of their own
+        # stream (seed + 20000 + R; the held-out sentences stay excluded), so that a model that has heard the
+        # first round's 7000 sentences for 90 000 steps hears new ones; per-clip seeds R * 10_000_000 + i
+        # above every other family's.
+        if args.round < 0 or args.tts > 1_000_000:
+            sys.exit(f"make_data.py: --round {args.round} --tts {args.tts}: R must be positive, at most 1000000 clips")
+        if not (out / "manifest.tsv").exists():
+            sys.exit(f"make_data.py: --round needs {out / 'manifest.tsv'} (run without --round first)")
+        rng = random.Random(args.seed + 20_000 + args.round)
+        fresh = [s for s in textgen.sentences(args.seed + 20_000 + args.round, args.tts + 200, words, corpus)
+                 if s not in eval_set][: args.tts]
+        jobs = []
+        for i, s in enumerate(fresh):
+            e, v = pick(train_voices)
+            jobs.append((f"r{args.round}-{i:06d}", e, v, s, "train", str(out),
+                         args.seed * 1_000_003 + args.round * 10_000_000 + i))
+        neural_jobs = []
+        args.extend = True
     if args.extend:
         with open(out / "manifest.tsv") as f:
             kept = list(csv.DictReader(f, delimiter="\t"))
         have = {r["path"] for r in kept}
         neural_jobs = [j for j in neural_jobs if str(Path(j[5]) / "tts" / f"{j[0]}.wav") not in have]
-        print(f"--extend: kept {len(kept)} rows of {out / 'manifest.tsv'}, {len(neural_jobs)} clips to add",
-              file=sys.stderr)
-        jobs = []
+        jobs = [j for j in jobs if args.round and str(Path(j[5]) / "tts" / f"{j[0]}.wav") not in have]
+        print(f"--extend: kept {len(kept)} rows of {out / 'manifest.tsv'}, {len(jobs) + len(neural_jobs)} clips "
+              "to add", file=sys.stderr)
     jobs += neural_jobs
 
     rows = []
