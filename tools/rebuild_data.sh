@@ -43,6 +43,8 @@ $py tools/make_data.py --out "$data" --tts 7000 --eval-tts 300 --piper 2000 --hi
   --pico 2000 --extend --jobs 2
 # Fresh round 1 (since v46, 2026-12-07): 14000 more espeak-ng/flite/festival clips on sentences of their own (~8 min).
 $py tools/make_data.py --out "$data" --round 1 --tts 14000 --eval-tts 300 --jobs 2
+# Fresh round 2 (for v47, 2026-12-07): 14000 more on the next stream.
+$py tools/make_data.py --out "$data" --round 2 --tts 14000 --eval-tts 300 --jobs 2
 if [ -f "$data/teacher/index.tsv" ]; then
   $py tools/teacher_features.py --data "$data" --extend
 else
