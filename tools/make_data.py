@@ -26,8 +26,6 @@ Sources:
   * HMM-based TTS (--pico N, training only, since 2026-12-06): SVOX Pico's two English voices
     (en-US and en-GB, both female; Apache-2.0), whose engine source and voice data ship in the
     `ttspico` sdist on PyPI (pip builds it with a C compiler); rate and pitch perturbed.
-  * Fresh rounds (--round R, since v46): --tts more espeak-ng/flite/festival clips in the training voices, on a
-    sentence stream of their own, added to OUT/manifest.tsv as rR-NNNNNN.
     --extend keeps every row of OUT/manifest.tsv, adds the real-speech rows it lacks (pseudo-labels
     written after the first run) and synthesizes only the neural clips it lacks,
     the rows a full run with the same arguments writes (each family has its own sentence stream
@@ -37,6 +35,8 @@ Sources:
     Every TTS clip gets a sidecar OUT/tts/NAME.json with its manifest row and seed, written after
     the audio; a later run (with or without --extend) keeps a clip whose sidecar matches its job,
     so a run stopped before it wrote the manifest loses no finished clip.
+  * Fresh rounds (--round R, since v46): --tts more espeak-ng/flite/festival clips in the training voices, on a
+    sentence stream of their own, added to OUT/manifest.tsv as rR-NNNNNN.
   * Real speech from ../shared/corpora with transcripts (fsdd digits, LJ Speech, the second LJ
     reader, VCTK, CMU ARCTIC), and LibriSpeech speakers with Whisper pseudo-labels when
     OUT/pseudo_labels.tsv exists (tools/pseudo_label.py).
@@ -553,8 +553,10 @@ def main() -> None:
         # stream (seed + 20000 + R; the held-out sentences stay excluded), so that a model that has heard the
         # first round's 7000 sentences for 90 000 steps hears new ones; per-clip seeds R * 10_000_000 + i
         # above every other family's.
-        if args.round < 0 or args.tts > 1_000_000:
-            sys.exit(f"make_data.py: --round {args.round} --tts {args.tts}: R must be positive, at most 1000000 clips")
+        if args.round < 0:
+            sys.exit(f"make_data.py: --round {args.round}: a round is a positive number")
+        if args.tts > 1_000_000:
+            sys.exit(f"make_data.py: --round {args.round} --tts {args.tts}: at most 1000000 clips per round")
         if not (out / "manifest.tsv").exists():
             sys.exit(f"make_data.py: --round needs {out / 'manifest.tsv'} (run without --round first)")
         rng = random.Random(args.seed + 20_000 + args.round)
