@@ -266,6 +266,24 @@ class Teacher:
         x = np.asarray(self.feats[row: row + n], dtype=np.float32) - self.pos_mean[self.pos[row: row + n]]
         return x / self.std
 
+    def ref(self, path: str) -> "TeacherRef | None":
+        return TeacherRef(self, path) if path in self.index else None
+
+
+class TeacherRef:
+    """One clip's teacher states, computed from the memory-mapped file (`Teacher.of`) each time a batch needs
+    them. Until v46 every clip held its states as a float32 array: 33 h of data took ~9 GB for them, and the
+    48.75 h of v47's data (second fresh round) grew the run past the machine's 24 GB (killed by the OOM killer).
+    The values are the same either way."""
+
+    __slots__ = ("teacher", "path")
+
+    def __init__(self, teacher: Teacher, path: str):
+        self.teacher, self.path = teacher, path
+
+    def states(self) -> np.ndarray:
+        return self.teacher.of(self.path)
+
 
 def load_clips(data: Path) -> list[Clip]:
     rows = list(csv.DictReader(open(data / "manifest.tsv"), delimiter="\t"))
@@ -468,12 +486,13 @@ def make_batch(clips: list[Clip], config, rng: random.Random, nprng: np.random.G
         if c.teacher is not None:
             # Frame j of the perturbed clip is at time (j - pre) * speed of the original; the
             # added lead-in has no teacher state.
+            states = c.teacher.states()
             j = np.arange(nf) - pre
-            pos = np.clip(j * speed, 0, len(c.teacher) - 1)
+            pos = np.clip(j * speed, 0, len(states) - 1)
             i0 = np.floor(pos).astype(np.int64)
-            i1 = np.minimum(i0 + 1, len(c.teacher) - 1)
+            i1 = np.minimum(i0 + 1, len(states) - 1)
             w = (pos - i0)[:, None].astype(np.float32)
-            t = (c.teacher[i0] * (1 - w) + c.teacher[i1] * w, j >= 0)
+            t = (states[i0] * (1 - w) + states[i1] * w, j >= 0)
         teach.append(t)
     n = max(len(x) for x in xs)
     batch = np.zeros((len(xs), n), np.float32)
@@ -649,7 +668,7 @@ def main() -> None:
     if args.teacher_weight > 0 and (args.data / "teacher" / "index.tsv").exists():
         teacher = Teacher(args.data)
         for c in train:
-            c.teacher = teacher.of(c.path)
+            c.teacher = teacher.ref(c.path)
         say(f"teacher states for {sum(c.teacher is not None for c in train)} of {len(train)} training clips")
 
     ckpt = args.work / "checkpoint.pt"
