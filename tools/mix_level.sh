@@ -2,8 +2,8 @@
 # One "mixed level" (v30-v32, tools/README.md): two training runs of STEPS steps from the shipped model, one after the
 # other (two side by side have run out of memory here), their last snapshots averaged, the average mixed 50/50 with the
 # shipped model, exported with the shipped model's x-vector head standing in and measured by hark (evaluate and
-# tests/demo.rs: the rule's four figures); then the candidate's own heads (seeds 0 and 1, picked on the validation
-# voices), its export and a second evaluate. Shipping stays a human decision against a rule written beforehand.
+# tests/demo.rs: the rule's four figures); then the candidate's own heads (seeds 0 and 1, and since v48 the base's head
+# on the new encoder, picked on the validation voices), its export and a second evaluate. Shipping stays a human decision against a rule written beforehand.
 #
 #   bash tools/mix_level.sh BASE_XV NAME SEED_A [STEPS]
 #   e.g. bash tools/mix_level.sh ~/.cache/hark-interp-v29-v31-xv1 v32 28
@@ -107,6 +107,7 @@ measure "$c/hark-export-${name}c" "$mix"
 [ -z "${HARK_STOP_AFTER_STANDIN:-}" ] || { say "HARK_STOP_AFTER_STANDIN: no heads"; exit 0; }
 
 logs=$c/hark-mix-$name.logs
-HARK_SEEDS="0 1" bash tools/train_heads.sh "$mix" "$c/hark-export-$name" "$logs"
+# The base's own head competes with the fresh ones on the validation voices (since v48; HARK_SHIPPED_HEAD= turns it off).
+HARK_SHIPPED_HEAD="${HARK_SHIPPED_HEAD-$base}" HARK_SEEDS="0 1" bash tools/train_heads.sh "$mix" "$c/hark-export-$name" "$logs"
 say "heads: $(tr '\n' ' ' < "$logs/heads.txt")"
 measure "$c/hark-export-$name"

@@ -8,6 +8,10 @@
 # of encoder states (WORK/xv-cache-val.pt), then a head per seed in HARK_SEEDS (default "0 1 2") in WORK-xvN, two at a
 # time at one thread each (a single seed gets both threads); the seed with the lower "averaged" validation EER is
 # exported to OUT. Logs: LOGS/xv-cache.txt, LOGS/xvN.txt, LOGS/heads.txt, LOGS/export.txt.
+# HARK_SHIPPED_HEAD=DIR (a work dir with export/xvector, e.g. the shipped model's head) adds one more candidate, "S":
+# DIR's head on WORK's encoder (tools/graft_head.py into WORK-xvS), scored on the same validation voices without
+# training (`train_xvector.py --mean-only`; LOGS/xvS.txt); it is picked when its validation EER is the lowest (since
+# v48: a fresh head is noisy, and v45's and v47's lost the speaker target where the shipped one would not have).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$1 out=$2 logs=$3
@@ -38,10 +42,20 @@ done
 [ "${#pids[@]}" = 0 ] || wait "${pids[@]}"
 
 best="" best_eer=""
+: > "$logs/heads.txt"
 for s in "${seeds[@]}"; do
   e=$(grep "validation voices EER .* averaged" "$logs/xv$s.txt" | tail -n 1 | awk '{print $5}')
   echo "seed $s: validation EER $e" | tee -a "$logs/heads.txt"
   if [ -z "$best" ] || awk "BEGIN{exit !($e < $best_eer)}"; then best=$s best_eer=$e; fi
 done
+if [ -n "${HARK_SHIPPED_HEAD:-}" ]; then
+  # The raw validation EER, as the seeds' "averaged" figure above is raw.
+  $py tools/graft_head.py --encoder "$work" --head "$HARK_SHIPPED_HEAD" --out "$work-xvS" > "$logs/xvS.txt" 2>&1
+  $py tools/train_xvector.py --work "$work-xvS" --mean-only --crops 10 --val-split --cache "$cache" --cache-seed 0 \
+    >> "$logs/xvS.txt" 2>&1
+  e=$(grep "validation voices EER .* raw" "$logs/xvS.txt" | tail -n 1 | awk '{print $5}')
+  echo "seed S ($HARK_SHIPPED_HEAD's head): validation EER $e" | tee -a "$logs/heads.txt"
+  if awk "BEGIN{exit !($e < $best_eer)}"; then best=S best_eer=$e; fi
+fi
 echo "picked seed $best" | tee -a "$logs/heads.txt"
 $py tools/export_bundle.py --work "$work-xv$best" --out "$out" > "$logs/export.txt" 2>&1
