@@ -45,6 +45,8 @@ $py tools/make_data.py --out "$data" --tts 7000 --eval-tts 300 --piper 2000 --hi
 $py tools/make_data.py --out "$data" --round 1 --tts 14000 --eval-tts 300 --jobs 2
 # Fresh round 2 (for v47, 2026-12-07): 14000 more on the next stream.
 $py tools/make_data.py --out "$data" --round 2 --tts 14000 --eval-tts 300 --jobs 2
+# Fresh round 3 (for v48 and v49, 2026-12-07): 14000 more on the stream after that (64 h of data in all).
+$py tools/make_data.py --out "$data" --round 3 --tts 14000 --eval-tts 300 --jobs 2
 if [ -f "$data/teacher/index.tsv" ]; then
   $py tools/teacher_features.py --data "$data" --extend
 else
