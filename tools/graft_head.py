@@ -17,6 +17,7 @@ import json
 import shutil
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from safetensors.torch import load_file, save_file
 
@@ -26,7 +27,7 @@ HEAD_FIELDS = ("tdnn_dim", "tdnn_kernel", "tdnn_dilation", "xvector_output_dim",
                "use_weighted_layer_sum", "num_hidden_layers", "hidden_size")
 
 
-def fail(msg: str) -> "None":
+def fail(msg: str) -> NoReturn:
     sys.exit(f"graft_head.py: {msg}")
 
 

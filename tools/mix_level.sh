@@ -3,7 +3,8 @@
 # other (two side by side have run out of memory here), their last snapshots averaged, the average mixed 50/50 with the
 # shipped model, exported with the shipped model's x-vector head standing in and measured by hark (evaluate and
 # tests/demo.rs: the rule's four figures); then the candidate's own heads (seeds 0 and 1, and since v48 the base's head
-# on the new encoder, picked on the validation voices), its export and a second evaluate. Shipping stays a human decision against a rule written beforehand.
+# on the new encoder, picked on the validation voices), its export and a second evaluate. Shipping stays a human
+# decision against a rule written beforehand.
 #
 #   bash tools/mix_level.sh BASE_XV NAME SEED_A [STEPS]
 #   e.g. bash tools/mix_level.sh ~/.cache/hark-interp-v29-v31-xv1 v32 28
