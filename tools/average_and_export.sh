@@ -9,6 +9,9 @@
 #   e.g. bash tools/average_and_export.sh 84600 ~/.cache/hark-export-v21 ~/.cache/hark-train-v21-a ~/.cache/hark-train-v21-b
 #
 # Logs go to OUT.log/; the soup and head work dirs are FIRST_RUN_DIR-soup and -soup-xvN.
+# HARK_AVERAGE_FROM=STEP0 averages every snapshot from STEP0 to STEP instead of the runs' final ones (one run's last
+# third, v51). The per-clip file OUT.clips.tsv is compared with the shipped model's (tools/compare_clips.py, the
+# rule's digit test) when ~/.cache/hark-clips holds models/demo's (tools/mix_level.sh writes it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step=$1 out=$2
@@ -31,7 +34,7 @@ snaps=()
 for r in "${runs[@]}"; do snaps+=(--snapshots "$r/snapshots"); done
 mkdir -p "$soup"
 cp "${runs[0]}/checkpoint.pt" "$soup/checkpoint.pt"
-$py tools/average_checkpoints.py --work "$soup" "${snaps[@]}" --from "$step" --save 2>&1 | tee "$logs/average.txt"
+$py tools/average_checkpoints.py --work "$soup" "${snaps[@]}" --from "${HARK_AVERAGE_FROM:-$step}" --to "$step" --save 2>&1 | tee "$logs/average.txt"
 
 bash tools/train_heads.sh "$soup" "$out" "$logs"
 # schedule.sh builds hark's release examples beside the training: wait for that build here.
@@ -40,7 +43,12 @@ for b in evaluate stream_bench; do
   [ -x "target/release/examples/$b" ] || { echo "target/release/examples/$b is missing: cargo build --release --examples" >&2; exit 1; }
 done
 ./target/release/examples/evaluate --model "$out" --manifest "$data/manifest.tsv" \
-  --eval-dir ../shared/eval/real > "$logs/evaluate.txt" 2>&1
+  --eval-dir ../shared/eval/real --per-clip "$out.clips.tsv" > "$logs/evaluate.txt" 2>&1
+shipped=$HOME/.cache/hark-clips/demo-$(sha256sum models/demo/model.onnx | cut -c1-12).tsv
+if [ -f "$shipped" ]; then
+  python3 tools/compare_clips.py "$shipped" "$out.clips.tsv" --part fsdd > "$logs/compare.txt" 2>&1 || true
+  tail -n 1 "$logs/compare.txt"
+fi
 [ -f /tmp/stream-eval.wav ] || $py tools/stream_bench_input.py > "$logs/stream-input.txt" 2>&1
 ./target/release/examples/stream_bench "$out" /tmp/stream-eval.wav 1 /tmp/stream-eval.txt > "$logs/stream.txt" 2>&1
 # parity with the goldens and the assets/ samples' CER (the rule's last part), on the bundle in place: models/demo
