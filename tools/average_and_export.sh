@@ -11,7 +11,7 @@
 # Logs go to OUT.log/; the soup and head work dirs are FIRST_RUN_DIR-soup and -soup-xvN.
 # HARK_AVERAGE_FROM=STEP0 averages every snapshot from STEP0 to STEP instead of the runs' final ones (one run's last
 # third, v51). The per-clip file OUT.clips.tsv is compared with the shipped model's (tools/compare_clips.py, the
-# rule's digit test) when ~/.cache/hark-clips holds models/demo's (tools/mix_level.sh writes it).
+# rule's digit test; tools/shipped_clips.sh measures models/demo once if needed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step=$1 out=$2
@@ -44,11 +44,9 @@ for b in evaluate stream_bench; do
 done
 ./target/release/examples/evaluate --model "$out" --manifest "$data/manifest.tsv" \
   --eval-dir ../shared/eval/real --per-clip "$out.clips.tsv" > "$logs/evaluate.txt" 2>&1
-shipped=$HOME/.cache/hark-clips/demo-$(sha256sum models/demo/model.onnx | cut -c1-12).tsv
-if [ -f "$shipped" ]; then
-  python3 tools/compare_clips.py "$shipped" "$out.clips.tsv" --part fsdd > "$logs/compare.txt" 2>&1 || true
-  tail -n 1 "$logs/compare.txt"
-fi
+source tools/shipped_clips.sh
+python3 tools/compare_clips.py "$(shipped_clips)" "$out.clips.tsv" --part fsdd > "$logs/compare.txt" 2>&1 || true
+tail -n 1 "$logs/compare.txt"
 [ -f /tmp/stream-eval.wav ] || $py tools/stream_bench_input.py > "$logs/stream-input.txt" 2>&1
 ./target/release/examples/stream_bench "$out" /tmp/stream-eval.wav 1 /tmp/stream-eval.txt > "$logs/stream.txt" 2>&1
 # parity with the goldens and the assets/ samples' CER (the rule's last part), on the bundle in place: models/demo

@@ -78,16 +78,8 @@ evaluate() {  # evaluate BUNDLE PER_CLIP_TSV OUT: the held-out split and ../shar
     --per-clip "$2" > "$3" 2>&1
 }
 
-shipped_clips() {  # the shipped model's per-clip file, measured once per model.onnx (the rule's paired digit test)
-  local f
-  f=$c/hark-clips/demo-$(sha256sum models/demo/model.onnx | cut -c1-12).tsv
-  if [ ! -f "$f" ]; then
-    mkdir -p "$c/hark-clips"
-    evaluate models/demo "$f.tmp" "$f.eval.txt"
-    mv "$f.tmp" "$f"
-  fi
-  echo "$f"
-}
+# shipped_clips: the shipped model's per-clip file, measured once per model.onnx (the rule's paired digit test)
+source tools/shipped_clips.sh
 
 measure() {  # measure BUNDLE [WORK_DIR to export it from first]
   if [ -n "${2:-}" ] && ! $py tools/export_bundle.py --work "$2" --out "$1" >> "$log" 2>&1; then
