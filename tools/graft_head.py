@@ -11,6 +11,10 @@ mean belongs to an encoder: `train_xvector.py --work OUT --mean-only ...` comput
 head on the validation voices, so the shipped head on a new encoder can compete with that encoder's fresh heads
 (tools/train_heads.sh, HARK_SHIPPED_HEAD). The encoder tensors of OUT's x-vector export are checked equal to
 ENCODER's CTC export, and the two heads' configs equal apart from the encoder's own fields.
+
+--pad-layers grafts a head onto a deeper encoder grown from its own (train.py --layers appends layers, so hidden
+states 0..L of the old encoder keep their place): the head's L+1 layer weights get -1e4 for each added hidden state,
+which the softmax turns into a weight of exactly 0, and OUT's config takes the encoder's num_hidden_layers (v51).
 """
 import argparse
 import json
@@ -19,6 +23,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+import torch
 from safetensors.torch import load_file, save_file
 
 ENCODER_PREFIX = "wav2vec2_conformer."
@@ -36,6 +41,8 @@ def main() -> None:
     ap.add_argument("--encoder", type=Path, required=True, help="work dir whose encoder is kept")
     ap.add_argument("--head", type=Path, required=True, help="work dir whose x-vector head is taken")
     ap.add_argument("--out", type=Path, required=True, help="new work dir (replaced if it exists)")
+    ap.add_argument("--pad-layers", action="store_true",
+                    help="allow a deeper encoder: the head's weights on the added hidden states are set to zero")
     args = ap.parse_args()
 
     for d, what in ((args.encoder, "--encoder"), (args.head, "--head")):
@@ -49,6 +56,14 @@ def main() -> None:
 
     enc_cfg = json.loads((args.encoder / "export/xvector/config.json").read_text())
     head_cfg = json.loads((args.head / "export/xvector/config.json").read_text())
+    enc_layers, head_layers = enc_cfg.get("num_hidden_layers"), head_cfg.get("num_hidden_layers")
+    pad = 0
+    if args.pad_layers and enc_layers != head_layers:
+        if not (isinstance(enc_layers, int) and isinstance(head_layers, int) and enc_layers > head_layers):
+            fail(f"--pad-layers needs a deeper encoder: {enc_layers!r} layers in {args.encoder}, "
+                 f"{head_layers!r} in {args.head}")
+        pad = enc_layers - head_layers
+        head_cfg["num_hidden_layers"] = enc_layers
     for k in HEAD_FIELDS:
         if enc_cfg.get(k) != head_cfg.get(k):
             fail(f"{k} differs: {enc_cfg.get(k)!r} in {args.encoder}, {head_cfg.get(k)!r} in {args.head}")
@@ -56,6 +71,9 @@ def main() -> None:
     xv = load_file(str(args.encoder / "export/xvector/model.safetensors"))
     head = load_file(str(args.head / "export/xvector/model.safetensors"))
     ctc = load_file(str(args.encoder / "export/ctc/model.safetensors"))
+    if pad:
+        w = head["layer_weights"]
+        head["layer_weights"] = torch.cat([w, torch.full((pad,), -1e4, dtype=w.dtype)])
     replaced = 0
     for name in list(xv):
         if name.startswith(ENCODER_PREFIX):
@@ -80,11 +98,16 @@ def main() -> None:
     shutil.copytree(args.encoder / "export", args.out / "export")
     dst = args.out / "export/xvector"
     save_file(xv, str(dst / "model.safetensors"), metadata={"format": "pt"})
-    shutil.copy2(args.head / "export/xvector/config.json", dst / "config.json")
+    if pad:
+        (dst / "config.json").write_text(json.dumps(head_cfg, indent=2, sort_keys=True) + "\n")
+    else:
+        shutil.copy2(args.head / "export/xvector/config.json", dst / "config.json")
     if (args.head / "export/xvector/speakers.txt").is_file():
         shutil.copy2(args.head / "export/xvector/speakers.txt", dst / "speakers.txt")
     (dst / "embedding_mean.json").unlink(missing_ok=True)
-    print(f"{args.out}: {args.encoder}'s encoder with {args.head}'s head ({replaced} of {len(xv)} tensors replaced)")
+    padded = f", layer weights padded by {pad} hidden states" if pad else ""
+    print(f"{args.out}: {args.encoder}'s encoder with {args.head}'s head ({replaced} of {len(xv)} tensors "
+          f"replaced{padded})")
 
 
 if __name__ == "__main__":
