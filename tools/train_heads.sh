@@ -7,11 +7,13 @@
 # WORK holds checkpoint.pt and export/ (train.py, average_checkpoints.py or interpolate_models.py output). One cache
 # of encoder states (WORK/xv-cache-val.pt), then a head per seed in HARK_SEEDS (default "0 1 2") in WORK-xvN, two at a
 # time at one thread each when two fit in memory, else one at a time at two threads (as a single seed); the seed
-# with the lower "averaged" validation EER is exported to OUT. Logs: LOGS/xv-cache.txt, LOGS/xvN.txt, LOGS/heads.txt, LOGS/export.txt.
+# with the lower "averaged" validation EER is exported to OUT. Logs: LOGS/xv-cache.txt, LOGS/xvN.txt,
+# LOGS/heads.txt, LOGS/export.txt.
 # HARK_SHIPPED_HEAD=DIR (a work dir with export/xvector, e.g. the shipped model's head) adds one more candidate, "S":
 # DIR's head on WORK's encoder (tools/graft_head.py --pad-layers into WORK-xvS: WORK may be grown deeper), scored on
-# the same validation voices without training (`train_xvector.py --mean-only`; LOGS/xvS.txt); it is picked when its validation EER is the lowest (since
-# v48: a fresh head is noisy, and v45's and v47's lost the speaker target where the shipped one would not have).
+# the same validation voices without training (`train_xvector.py --mean-only`; LOGS/xvS.txt); it is picked when its
+# validation EER is the lowest (since v48: a fresh head is noisy, and v45's and v47's lost the speaker target where
+# the shipped one would not have).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$1 out=$2 logs=$3
