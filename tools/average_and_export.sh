@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The end of a two-run schedule (v19-v21, tools/README.md): waits until every run has saved its
 # snapshot of STEP, averages those final encoders, trains x-vector heads for seeds 0-2 (HARK_SEEDS,
-# two at a time at one thread each when two fit in memory (not at 16 layers): "0 1" saves a second round of ~13 min,
-# "0" runs at two threads) on one cache of encoder states (tools/train_heads.sh), keeps the seed that reads best on
-# the validation voices (never the held-out ones), exports the bundle to OUT and measures it with hark (evaluate, stream_bench, tests/demo.rs).
+# two at a time at one thread each when two fit in memory (not at 16 layers): "0 1" saves a second round of
+# ~13 min, "0" runs at two threads) on one cache of encoder states (tools/train_heads.sh), keeps the seed that reads
+# best on the validation voices (never the held-out ones), exports the bundle to OUT and measures it with hark
+# (evaluate, stream_bench, tests/demo.rs).
 #
 #   bash tools/average_and_export.sh STEP OUT RUN_DIR...
 #   e.g. bash tools/average_and_export.sh 84600 ~/.cache/hark-export-v21 ~/.cache/hark-train-v21-a ~/.cache/hark-train-v21-b
