@@ -2,13 +2,21 @@
 """Export the demo model as ONE multi-output ONNX (one encoder pass -> CTC logits, frame logits,
 x-vector embedding) plus hark.json, and write parity goldens from the transformers classes.
 
-    python tools/export_bundle.py [--work ~/.cache/hark-train] [--out models/demo]
+    python tools/export_bundle.py [--work ~/.cache/hark-train] [--out models/demo] [--weights float16|float32]
 
 Reads WORK/export/{ctc,frame,xvector} (transformers checkpoints sharing one encoder, written by
 tools/train.py and tools/train_xvector.py), checks that the encoders are identical, exports, and
 writes OUT/golden.json: for two of the assets/ clips, the outputs of the unpatched
 Wav2Vec2ConformerForCTC, ...ForAudioFrameClassification and ...ForXVector, which the Rust parity
 test compares with hark's run of the bundle.
+
+The weights are stored as float16 (the default since session 52; `--weights float32` keeps them as trained,
+twice the size). They are rounded to float16 first (every parameter and BatchNorm statistic,
+in all three transformers classes, before the goldens are computed: the goldens are transformers' outputs
+on exactly the weights the bundle holds) and every initializer that float16 holds exactly is stored as
+float16 with a Cast to float32 in front of its consumers: about half the file. Compute stays float32
+(tract folds the casts when it optimizes the plan). Initializers that are not exact in float16 (the
+depthwise convolutions with their BatchNorm folded in, derived constants) stay float32.
 """
 
 from __future__ import annotations
@@ -62,6 +70,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", type=Path, default=Path.home() / ".cache" / "hark-train")
     ap.add_argument("--out", type=Path, default=ROOT / "models" / "demo")
+    ap.add_argument("--weights", choices=["float16", "float32"], default="float16",
+                    help="storage of the weights: float16 rounds them first and halves the file (see above)")
     args = ap.parse_args()
     from transformers import (Wav2Vec2ConformerForAudioFrameClassification, Wav2Vec2ConformerForCTC,
                               Wav2Vec2ConformerForXVector)
@@ -75,6 +85,9 @@ def main() -> None:
         for k, v in other.wav2vec2_conformer.state_dict().items():
             if not torch.equal(v, ref[k]):
                 raise SystemExit(f"encoder weights differ between heads at {k}: retrain stage 2")
+    if args.weights == "float16":
+        for m in (ctc, frame, xvec):
+            round_to_float16(m)
 
     # Goldens from the unpatched classes, before export patches anything.
     cases = []
@@ -103,6 +116,9 @@ def main() -> None:
                           dynamic_axes={"input_values": {1: "samples"}, "ctc_logits": {1: "frames"},
                                         "frame_logits": {1: "frames"}},
                           opset_version=17, do_constant_folding=True, dynamo=False)
+    if args.weights == "float16":
+        n, saved = store_float16(args.out / "model.onnx")
+        print(f"float16 storage: {n} initializers, {saved / 1e6:.1f} MB saved")
     manifest = hark_export.manifest_for(ctc, "ctc", str(src / "ctc"), "model.onnx")
     manifest["architectures"] = ["Wav2Vec2ConformerForCTC", "Wav2Vec2ConformerForAudioFrameClassification",
                                  "Wav2Vec2ConformerForXVector"]
@@ -150,6 +166,47 @@ def main() -> None:
     if worst > 1e-4:
         float64_check(src, misses)
         raise SystemExit("export does not match transformers")
+
+
+def round_to_float16(model: nn.Module) -> None:
+    """Round every floating parameter and BatchNorm running statistic of `model` to the nearest float16
+    value, in place (kept as float32)."""
+    with torch.no_grad():
+        for name, t in list(model.named_parameters()) + list(model.named_buffers()):
+            if t.is_floating_point() and (name.endswith(("running_mean", "running_var")) or
+                                          isinstance(t, nn.Parameter)):
+                t.copy_(t.half().float())
+
+
+def store_float16(path: Path) -> tuple[int, int]:
+    """Rewrite the ONNX file at `path` so that each float32 initializer whose values float16 holds exactly
+    (and that has at least 16 of them) is stored as float16 under NAME.f16, followed by a Cast node that
+    gives back NAME in float32. Returns the number of initializers converted and the bytes saved."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    kept, casts, n, saved = [], [], 0, 0
+    for init in graph.initializer:
+        a = numpy_helper.to_array(init)
+        if init.data_type == TensorProto.FLOAT and a.size >= 16 and \
+                np.array_equal(a.astype(np.float16).astype(np.float32), a):
+            kept.append(numpy_helper.from_array(a.astype(np.float16), init.name + ".f16"))
+            casts.append(helper.make_node("Cast", [init.name + ".f16"], [init.name], name=init.name + ".cast",
+                                          to=TensorProto.FLOAT))
+            n += 1
+            saved += a.size * 2
+        else:
+            kept.append(init)
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return n, saved
 
 
 def float64_check(src: Path, misses: list) -> None:

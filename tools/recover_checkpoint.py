@@ -5,6 +5,9 @@ weights of the encoder and its three heads.
 
     python tools/recover_checkpoint.py --step 20000 [--bundle models/demo] [--work ~/.cache/hark-train]
 
+Bundles exported with float16 weights (export_bundle.py's default since session 52) store most weights as float16 with a Cast in front: those are read
+back as float32 (the rounded values are the model's weights; the goldens were computed on them).
+
 Writes WORK/checkpoint.pt (what tools/train.py resumes from) and WORK/export/{ctc,frame,xvector}
 (transformers layout, what tools/export_bundle.py and tools/train_xvector.py --mean-only read),
 then checks that every recovered transformers class reproduces the bundle's golden.json outputs
@@ -59,8 +62,14 @@ def onnx_weights(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
 
     model = onnx.load(str(path))
     weights = {i.name: numpy_helper.to_array(i).copy() for i in model.graph.initializer}
+    # export_bundle.py (float16 weights) stores exact float16 copies (NAME.f16) cast back to NAME.
+    for n in model.graph.node:
+        if n.op_type == "Cast" and n.input[0] in weights:
+            weights[n.output[0]] = weights.pop(n.input[0]).astype(np.float32)
     consumer = {}
     for n in model.graph.node:
+        if n.op_type == "Cast" and n.output[0] in weights:
+            continue
         for i in n.input:
             if i in weights and i.startswith("onnx::"):
                 consumer.setdefault(i, n.name)
