@@ -13,6 +13,10 @@
 # HARK_AVERAGE_FROM=STEP0 averages every snapshot from STEP0 to STEP instead of the runs' final ones (one run's last
 # third, v51). The per-clip file OUT.clips.tsv is compared with the shipped model's (tools/compare_clips.py, the
 # rule's digit test; tools/shipped_clips.sh measures models/demo once if needed).
+# HARK_MIX_WITH=BASE_WORK (v52's recipe, v54): the average is mixed 50/50 with BASE_WORK's encoder before the heads
+# (tools/interpolate_models.py), BASE_WORK first grown to the average's depth when it is shallower
+# (tools/grow_model.py, into FIRST_RUN_DIR-soup-base); the mix is FIRST_RUN_DIR-soup-mix and its heads -soup-mix-xvN.
+# Pair it with HARK_SHIPPED_HEAD=BASE_WORK (train_heads.sh: the base's head, padded, competes with fresh seeds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step=$1 out=$2
@@ -37,7 +41,21 @@ mkdir -p "$soup"
 cp "${runs[0]}/checkpoint.pt" "$soup/checkpoint.pt"
 $py tools/average_checkpoints.py --work "$soup" "${snaps[@]}" --from "${HARK_AVERAGE_FROM:-$step}" --to "$step" --save 2>&1 | tee "$logs/average.txt"
 
-bash tools/train_heads.sh "$soup" "$out" "$logs"
+head_work=$soup
+if [ -n "${HARK_MIX_WITH:-}" ]; then
+  depth() {  # conformer layers of a work dir's checkpoint.pt
+    $py -c "import torch,sys; print(torch.load(sys.argv[1], map_location='cpu', weights_only=False)['config']['num_hidden_layers'])" "$1/checkpoint.pt"
+  }
+  base=$HARK_MIX_WITH
+  layers=$(depth "$soup")
+  if [ "$(depth "$base")" != "$layers" ]; then
+    $py tools/grow_model.py --work "$base" --layers "$layers" --out "$soup-base" 2>&1 | tee "$logs/grow.txt"
+    base=$soup-base
+  fi
+  $py tools/interpolate_models.py --a "$base" --b "$soup" --alpha 0.5 --out "$soup-mix" 2>&1 | tee "$logs/mix.txt"
+  head_work=$soup-mix
+fi
+bash tools/train_heads.sh "$head_work" "$out" "$logs"
 # schedule.sh builds hark's release examples beside the training: wait for that build here.
 while pgrep -f "cargo build --release" >/dev/null; do sleep 30; done
 for b in evaluate stream_bench; do

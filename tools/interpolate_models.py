@@ -10,7 +10,8 @@ from the two WORK/checkpoint.pt (B's training-only tensors, the distillation map
 are), which train_xvector.py reads to train a head on the interpolated encoder. The x-vector head's own tensors
 (everything outside `wav2vec2_conformer.`) are B's as they are: the head was trained on B's
 encoder, so it is only a stand-in until train_xvector.py retrains it (when B has no export/xvector, as
-train.py's work dirs do not, A's head stands in). Then
+train.py's work dirs do not, A's head stands in; when neither has one, WORK_OUT gets no export/xvector and
+tools/train_heads.sh trains heads on WORK_OUT/checkpoint.pt). Then
 `export_bundle.py --work WORK_OUT --out BUNDLE` exports the result as usual.
 """
 
@@ -54,7 +55,10 @@ def main() -> None:
         (a, dir_a), (b, dir_b) = (load_export(w, head) for w in (args.a, args.b))
         template, src = (b, dir_b) if dir_b is not None else (a, dir_a)
         if src is None:
-            raise SystemExit(f"neither {args.a} nor {args.b} has export/xvector: train a head on one of them first")
+            # Neither has a head (a run's average and a grown base, tools/average_and_export.sh HARK_MIX_WITH):
+            # train_heads.sh trains one on the interpolated checkpoint.pt.
+            print(f"no export/xvector in {args.a} or {args.b}: {args.out} gets none (train a head on it)")
+            continue
         shared = [n for n in template if head != "xvector" or n.startswith("wav2vec2_conformer.")]
         for side, tensors in ((args.a, a), (args.b, b)):
             missing = [n for n in shared if n not in tensors or tensors[n].shape != template[n].shape]
