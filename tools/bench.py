@@ -14,7 +14,10 @@ models/demo is a multi-output bundle (CTC, frame and x-vector heads on one encod
 PyTorch column runs the same bundle (tools/export_bundle.py's `Bundle`, unpatched transformers
 classes, eager attention) from the transformers checkpoints it was exported from: give their
 folder (holding ctc/, frame/, xvector/) with --demo-checkpoints; default
-~/.cache/hark-train/export when it exists. Without them that column reads n/a.
+~/.cache/hark-train/export when it exists. Without them that column reads n/a. Since session 52 the
+bundle stores its weights as float16 (rounded from those checkpoints) and computes in float32, so
+PyTorch runs the unrounded weights: the same graph and arithmetic, values within float16 rounding;
+timing does not depend on them.
 """
 
 from __future__ import annotations
