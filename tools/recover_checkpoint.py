@@ -5,8 +5,9 @@ weights of the encoder and its three heads.
 
     python tools/recover_checkpoint.py --step 20000 [--bundle models/demo] [--work ~/.cache/hark-train]
 
-Bundles exported with float16 weights (export_bundle.py's default since session 52) store most weights as float16 with a Cast in front: those are read
-back as float32 (the rounded values are the model's weights; the goldens were computed on them).
+Bundles exported with float16 weights (export_bundle.py's default since session 52) store most weights as
+float16 with a Cast in front: those are read back as float32 (the rounded values are the model's weights; the
+goldens were computed on them).
 
 Writes WORK/checkpoint.pt (what tools/train.py resumes from) and WORK/export/{ctc,frame,xvector}
 (transformers layout, what tools/export_bundle.py and tools/train_xvector.py --mean-only read),
