@@ -44,7 +44,8 @@ $py tools/average_checkpoints.py --work "$soup" "${snaps[@]}" --from "${HARK_AVE
 head_work=$soup
 if [ -n "${HARK_MIX_WITH:-}" ]; then
   depth() {  # conformer layers of a work dir's checkpoint.pt
-    $py -c "import torch,sys; print(torch.load(sys.argv[1], map_location='cpu', weights_only=False)['config']['num_hidden_layers'])" "$1/checkpoint.pt"
+    $py -c "import torch,sys; s = torch.load(sys.argv[1], map_location='cpu', weights_only=False)
+print(s['config']['num_hidden_layers'])" "$1/checkpoint.pt"
   }
   base=$HARK_MIX_WITH
   layers=$(depth "$soup")

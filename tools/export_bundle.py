@@ -171,10 +171,10 @@ def main() -> None:
 def round_to_float16(model: nn.Module) -> None:
     """Round every floating parameter and BatchNorm running statistic of `model` to the nearest float16
     value, in place (kept as float32)."""
+    stats = [t for name, t in model.named_buffers() if name.endswith(("running_mean", "running_var"))]
     with torch.no_grad():
-        for name, t in list(model.named_parameters()) + list(model.named_buffers()):
-            if t.is_floating_point() and (name.endswith(("running_mean", "running_var")) or
-                                          isinstance(t, nn.Parameter)):
+        for t in list(model.parameters()) + stats:
+            if t.is_floating_point():
                 t.copy_(t.half().float())
 
 
