@@ -648,6 +648,8 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    # transformers draws SpecAugment's masks (and LayerDrop) from numpy's global generator.
+    np.random.seed(args.seed)
     rng = random.Random(args.seed)
     nprng = np.random.default_rng(args.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -773,6 +775,8 @@ def main() -> None:
         base = state.get("schedule_base", 0)
         rng.setstate(state["rng"])
         nprng = np.random.default_rng(args.seed + step)
+        torch.manual_seed(args.seed + step)
+        np.random.seed(args.seed + step)
         say(f"resumed at step {step}, epoch {epoch}")
         if args.restart_schedule:
             base = step
