@@ -12,9 +12,6 @@
 # SVOX Pico's 2000 clips (since v35, 2026-12-06) take ~1 min, their teacher states a few more.
 # On 2026-12-06 (session 46, a fresh machine, beside tools/test.sh's cold build for its first 12 min): 62 min in all
 # (21:14-22:16), teacher states for 17780 clips (17.6 h) 557 s.
-# On 2026-12-07 (session 53, a fresh machine, beside a cold build for 22 min and an hour of training runs): the first
-# clips 16:58-17:13, the 8100 neural clips 17:13-~19:05 (Kokoro ~3.6 CPU-s a clip), round 1 from 19:08 at ~750 clips
-# a minute; unfinished at the session's end (19:57).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data="${HARK_DATA:-$HOME/.cache/hark-data}"
