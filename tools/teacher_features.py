@@ -13,7 +13,13 @@ than CTC alone. Only training clips are encoded; held-out clips and ../shared/ev
 Clips are packed into 30 s encoder inputs, each starting on a teacher frame boundary (320
 samples). Output: DATA/teacher/feats.npy (float16, [frames, 384]) and DATA/teacher/index.tsv
 (path, first row, frames). --extend keeps both and encodes only the training clips they lack
-(for example after tools/make_data.py --extend).
+(for example after tools/make_data.py --extend). A run stopped part way resumes: each batch's states
+are appended to DATA/teacher/feats.raw.tmp and its clips to index.partial.tsv as it finishes, and the
+next run (with or without --extend) keeps them and encodes the rest. Clips encoded in a later run are
+packed into chunks of their own, as with --extend, so their states differ from a one-go run's by
+their position in the 30 s input (train.py removes the per-position mean; it rebuilds positions as if
+packing went on across such a boundary, so the clips of the first chunk after one get positions that are
+off, as after every --extend).
 """
 
 from __future__ import annotations
@@ -62,73 +68,117 @@ def main() -> None:
 
     out_dir = args.data / "teacher"
     out_dir.mkdir(parents=True, exist_ok=True)
-    feats: list[np.ndarray] = []
+    dim = 384
+    # States are appended to a raw float16 file and the index to a partial index as each batch
+    # finishes, so memory holds one batch, not the ~10 GB of states and ~16 GB of audio that 64 h
+    # of clips make (the whole-list version ran out of the machine's 24 GB), and a run stopped
+    # part way (a session's end) resumes where it stopped: the next run keeps both.
+    raw, partial = out_dir / "feats.raw.tmp", out_dir / "index.partial.tsv"
     index: list[tuple[str, int, int]] = []
-    row = 0
     if args.extend:
-        old = np.load(out_dir / "feats.npy", mmap_mode="r")
         with open(out_dir / "index.tsv") as f:
             index = [(r["path"], int(r["row"]), int(r["frames"])) for r in csv.DictReader(f, delimiter="\t")]
-        feats.append(np.array(old))  # a copy: feats.npy is rewritten below
-        row = len(old)
-        have = {p for p, _, _ in index}
-        paths = [p for p in paths if p not in have]
-        print(f"--extend: {len(index)} clips kept, {len(paths)} to encode", flush=True)
+    kept = len(index)
+    done_rows = 0
+    if partial.exists() and raw.exists():
+        resumed = []
+        for line in partial.read_text().splitlines()[1:]:
+            f = line.split("\t")
+            if len(f) != 3 or not (f[1].isdigit() and f[2].isdigit()):
+                break  # a line cut short when the run stopped
+            resumed.append((f[0], int(f[1]), int(f[2])))
+        partial.write_text("path\trow\tframes\n" + "".join(f"{p}\t{r}\t{n}\n" for p, r, n in resumed))
+        done_rows = resumed[-1][1] + resumed[-1][2] if resumed else 0
+        # Rows past the last indexed clip were written by a batch that did not finish.
+        with open(raw, "r+b") as f:
+            f.truncate(done_rows * dim * 2)
+        print(f"resuming: {len(resumed)} clips already encoded ({done_rows} frames)", flush=True)
+    else:
+        resumed = []
+        raw.write_bytes(b"")
+        partial.write_text("path\trow\tframes\n")
+    have = {p for p, _, _ in index} | {p for p, _, _ in resumed}
+    paths = [p for p in paths if p not in have]
+    if args.extend or resumed:
+        print(f"{kept} clips kept, {len(resumed)} resumed, {len(paths)} to encode", flush=True)
     t0 = time.time()
 
-    # Pack clips into 30 s chunks.
-    chunks: list[list[tuple[str, np.ndarray]]] = [[]]
+    # Pack clips into 30 s chunks (lengths from the headers; audio is read a batch at a time).
+    chunks: list[list[tuple[str, int]]] = [[]]
     used = 0
     for p in paths:
-        x, rate = sf.read(p, dtype="float32")
-        if x.ndim > 1:
-            x = x.mean(axis=1)
-        assert rate == RATE, p
-        n = -(-len(x) // HOP) * HOP
+        info = sf.info(p)
+        assert info.samplerate == RATE, p
+        n = -(-info.frames // HOP) * HOP
         if used + n > CHUNK:
             chunks.append([])
             used = 0
-        chunks[-1].append((p, x))
+        chunks[-1].append((p, info.frames))
         used += n
 
-    chunks = [c for c in chunks if c]  # none when --extend finds nothing new
-    for b in range(0, len(chunks), args.batch):
-        group = chunks[b: b + args.batch]
-        mels, layout = [], []
-        for chunk in group:
-            audio = np.zeros(CHUNK, np.float32)
-            o, spans = 0, []
-            for p, x in chunk:
-                audio[o: o + len(x)] = x
-                n = -(-len(x) // HOP) * HOP
-                spans.append((p, o // HOP, n // HOP))
-                o += n
-            mels.append(fe(audio)[:, :3000])
-            layout.append(spans)
-        enc = model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(np.stack(mels))))
-        enc = np.array(enc)  # [batch, 1500, 384]
-        for states, spans in zip(enc, layout):
-            for p, first, frames in spans:
-                feats.append(states[first: first + frames].astype(np.float16))
-                index.append((p, row, frames))
-                row += frames
-        done = min(b + args.batch, len(chunks))
-        if done % 40 < args.batch:
-            print(f"{done}/{len(chunks)} chunks, {time.time() - t0:.0f} s", flush=True)
+    chunks = [c for c in chunks if c]  # none when nothing is left to encode
+    row = done_rows
+    with open(raw, "ab") as fraw, open(partial, "a") as fidx:
+        for b in range(0, len(chunks), args.batch):
+            group = chunks[b: b + args.batch]
+            mels, layout = [], []
+            for chunk in group:
+                audio = np.zeros(CHUNK, np.float32)
+                o, spans = 0, []
+                for p, frames in chunk:
+                    x, _ = sf.read(p, dtype="float32")
+                    if x.ndim > 1:
+                        x = x.mean(axis=1)
+                    audio[o: o + len(x)] = x
+                    n = -(-len(x) // HOP) * HOP
+                    spans.append((p, o // HOP, n // HOP))
+                    o += n
+                mels.append(fe(audio)[:, :3000])
+                layout.append(spans)
+            enc = model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(np.stack(mels))))
+            enc = np.array(enc)  # [batch, 1500, 384]
+            lines = []
+            for states, spans in zip(enc, layout):
+                for p, first, frames in spans:
+                    fraw.write(np.ascontiguousarray(states[first: first + frames].astype(np.float16)).tobytes())
+                    lines.append(f"{p}\t{row}\t{frames}\n")
+                    row += frames
+            fraw.flush()
+            fidx.write("".join(lines))  # after the states it points to
+            fidx.flush()
+            done = min(b + args.batch, len(chunks))
+            if done % 40 < args.batch:
+                print(f"{done}/{len(chunks)} chunks, {time.time() - t0:.0f} s", flush=True)
 
-    # Each file is written beside its old self and renamed into place, so a run stopped part way
-    # (a session's end) leaves the previous features whole; the index goes last, and an index row
-    # never points past the end of feats.npy.
-    with open(out_dir / "feats.npy.tmp", "wb") as f:
-        np.save(f, np.concatenate(feats))
+    # feats.npy = the kept states, then the new ones, written beside the old file and renamed into
+    # place, so a run stopped here leaves the previous features whole; the index goes last.
+    with open(partial) as f:
+        new_rows = [(r["path"], int(r["row"]), int(r["frames"])) for r in csv.DictReader(f, delimiter="\t")]
+    old = np.load(out_dir / "feats.npy", mmap_mode="r") if kept else np.zeros((0, dim), np.float16)
+    base = len(old)
+    fresh = np.memmap(raw, dtype=np.float16, mode="r", shape=(row, dim)) if row else np.zeros((0, dim), np.float16)
+    out = np.lib.format.open_memmap(out_dir / "feats.npy.tmp", mode="w+", dtype=np.float16, shape=(base + row, dim))
+    step = 1 << 20
+    for a in range(0, base, step):
+        e = min(a + step, base)
+        out[a: e] = old[a: e]
+    for a in range(0, row, step):
+        e = min(a + step, row)
+        out[base + a: base + e] = fresh[a: e]
+    out.flush()
+    del out, old, fresh
     (out_dir / "feats.npy.tmp").replace(out_dir / "feats.npy")
     with open(out_dir / "index.tsv.tmp", "w") as f:
         f.write("path\trow\tframes\n")
-        for p, r, n in index:
+        for p, r, n in index[:kept]:
             f.write(f"{p}\t{r}\t{n}\n")
+        for p, r, n in new_rows:
+            f.write(f"{p}\t{base + r}\t{n}\n")
     (out_dir / "index.tsv.tmp").replace(out_dir / "index.tsv")
-    print(f"{len(index)} clips, {row} frames ({row / 50 / 3600:.2f} h) in {time.time() - t0:.0f} s")
-
+    raw.unlink()
+    partial.unlink()
+    total = base + row
+    print(f"{kept + len(new_rows)} clips, {total} frames ({total / 50 / 3600:.2f} h) in {time.time() - t0:.0f} s")
 
 if __name__ == "__main__":
     main()
