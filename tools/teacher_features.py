@@ -104,7 +104,7 @@ def main() -> None:
     t0 = time.time()
 
     # Pack clips into 30 s chunks (lengths from the headers; audio is read a batch at a time).
-    chunks: list[list[tuple[str, int]]] = [[]]
+    chunks: list[list[str]] = [[]]
     used = 0
     for p in paths:
         info = sf.info(p)
@@ -113,7 +113,7 @@ def main() -> None:
         if used + n > CHUNK:
             chunks.append([])
             used = 0
-        chunks[-1].append((p, info.frames))
+        chunks[-1].append(p)
         used += n
 
     chunks = [c for c in chunks if c]  # none when nothing is left to encode
@@ -125,7 +125,7 @@ def main() -> None:
             for chunk in group:
                 audio = np.zeros(CHUNK, np.float32)
                 o, spans = 0, []
-                for p, frames in chunk:
+                for p in chunk:
                     x, _ = sf.read(p, dtype="float32")
                     if x.ndim > 1:
                         x = x.mean(axis=1)
@@ -158,19 +158,16 @@ def main() -> None:
     base = len(old)
     fresh = np.memmap(raw, dtype=np.float16, mode="r", shape=(row, dim)) if row else np.zeros((0, dim), np.float16)
     out = np.lib.format.open_memmap(out_dir / "feats.npy.tmp", mode="w+", dtype=np.float16, shape=(base + row, dim))
-    step = 1 << 20
-    for a in range(0, base, step):
-        e = min(a + step, base)
-        out[a: e] = old[a: e]
-    for a in range(0, row, step):
-        e = min(a + step, row)
-        out[base + a: base + e] = fresh[a: e]
+    step = 1 << 20  # rows per copy (768 MB)
+    for start, src in ((0, old), (base, fresh)):
+        for a in range(0, len(src), step):
+            out[start + a: start + a + len(src[a: a + step])] = src[a: a + step]
     out.flush()
     del out, old, fresh
     (out_dir / "feats.npy.tmp").replace(out_dir / "feats.npy")
     with open(out_dir / "index.tsv.tmp", "w") as f:
         f.write("path\trow\tframes\n")
-        for p, r, n in index[:kept]:
+        for p, r, n in index:
             f.write(f"{p}\t{r}\t{n}\n")
         for p, r, n in new_rows:
             f.write(f"{p}\t{base + r}\t{n}\n")
