@@ -177,5 +177,6 @@ def main() -> None:
     total = base + row
     print(f"{kept + len(new_rows)} clips, {total} frames ({total / 50 / 3600:.2f} h) in {time.time() - t0:.0f} s")
 
+
 if __name__ == "__main__":
     main()
