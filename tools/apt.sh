@@ -13,6 +13,13 @@ hark_apt_install() {
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
   # Waits for another apt/dpkg run (deps.sh beside rebuild_data.sh) instead of failing on its lock.
   local wait=(-o DPkg::Lock::Timeout=900)
-  $sudo apt-get "${wait[@]}" update -qq
+  # That option does not cover `update`'s lock on the package lists (seen 2026-12-07: rebuild_data.sh
+  # stopped on it beside tools/test.sh), so update retries for up to 15 minutes.
+  local try
+  for try in $(seq 90); do
+    $sudo apt-get "${wait[@]}" update -qq && break
+    ((try < 90)) || return 1
+    sleep 10
+  done
   DEBIAN_FRONTEND=noninteractive $sudo apt-get "${wait[@]}" install -y -qq "${need[@]}" >/dev/null
 }
