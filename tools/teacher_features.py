@@ -165,6 +165,9 @@ def main() -> None:
     out.flush()
     del out, old, fresh
     (out_dir / "feats.npy.tmp").replace(out_dir / "feats.npy")
+    # The partial index goes before the new index.tsv is renamed into place: a run stopped between the two then
+    # encodes those clips again (time lost, nothing wrong), where the other order could count them twice.
+    partial.unlink()
     with open(out_dir / "index.tsv.tmp", "w") as f:
         f.write("path\trow\tframes\n")
         for p, r, n in index:
@@ -173,7 +176,6 @@ def main() -> None:
             f.write(f"{p}\t{base + r}\t{n}\n")
     (out_dir / "index.tsv.tmp").replace(out_dir / "index.tsv")
     raw.unlink()
-    partial.unlink()
     total = base + row
     print(f"{kept + len(new_rows)} clips, {total} frames ({total / 50 / 3600:.2f} h) in {time.time() - t0:.0f} s")
 
