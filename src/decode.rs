@@ -114,6 +114,9 @@ pub fn decode_file(path: &Path) -> Result<Audio, DecodeError> {
         .default_track(TrackType::Audio)
         .ok_or_else(|| no_track("no audio track"))?;
     let track_id = track.id;
+    // What the container says the track holds, to notice a file cut short (a copy or download that
+    // stopped part way): its stream just ends early, which the decoder reads as a normal end.
+    let declared_frames = track.num_frames;
     let params = track
         .codec_params
         .as_ref()
@@ -180,6 +183,16 @@ pub fn decode_file(path: &Path) -> Result<Audio, DecodeError> {
             path.display(),
             mono.len() as f64 / rate.max(1) as f64
         );
+    } else if let Some(declared) =
+        declared_frames.filter(|&d| ends_early(mono.len() as u64, d, rate))
+    {
+        tracing::warn!(
+            "{}: the file ends early: {:.2} s of audio where its header declares {:.2} s (truncated?); \
+             keeping what decoded",
+            path.display(),
+            mono.len() as f64 / rate.max(1) as f64,
+            declared as f64 / rate.max(1) as f64
+        );
     }
     if rate == 0 {
         return Err(no_track("unknown sample rate"));
@@ -188,4 +201,24 @@ pub fn decode_file(path: &Path) -> Result<Audio, DecodeError> {
         samples: mono,
         sample_rate: rate,
     })
+}
+
+/// Whether `decoded` frames fall short of the `declared` count by more than 50 ms: a whole file
+/// decodes to its declared length (MP3 a little more, as its encoder padding is kept).
+fn ends_early(decoded: u64, declared: u64, rate: u32) -> bool {
+    decoded + u64::from(rate / 20) < declared
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ends_early;
+
+    #[test]
+    fn ends_early_allows_50_ms() {
+        assert!(!ends_early(16000, 16000, 16000));
+        assert!(!ends_early(16100, 16000, 16000));
+        assert!(!ends_early(15200, 16000, 16000));
+        assert!(ends_early(15199, 16000, 16000));
+        assert!(ends_early(0, 16000, 16000));
+    }
 }

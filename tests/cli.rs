@@ -202,6 +202,40 @@ fn truncated_wav_header_is_one_clear_line() {
 }
 
 #[test]
+fn wav_cut_short_is_transcribed_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = speechlike_wav(dir.path());
+    let bytes = std::fs::read(&wav).unwrap();
+    let cut = dir.path().join("cut-short.wav");
+    // The header still declares 2.5 s; 44 header bytes and 1 s of 16-bit samples remain.
+    std::fs::write(&cut, &bytes[..44 + 2 * 22050]).unwrap();
+    let o = hark(&[
+        "transcribe",
+        cut.to_str().unwrap(),
+        "-m",
+        fixture("rotary-ctc").to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(json["audio"]["duration_s"], 1.0);
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "{}: the file ends early: 1.00 s of audio where its header declares 2.50 s (truncated?); \
+             keeping what decoded",
+            cut.display()
+        )),
+        "{err:?}"
+    );
+    assert!(
+        !err.contains('\u{1b}'),
+        "no colour codes when stderr is not a terminal: {err:?}"
+    );
+}
+
+#[test]
 fn empty_wav_says_no_samples() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("empty.wav");
