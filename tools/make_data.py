@@ -459,6 +459,12 @@ def main() -> None:
     ap.add_argument("--digits", type=int, default=0,
                     help="training utterances of isolated spoken digits (one to four digit words) in every "
                          "training voice family present: espeak-ng, flite, festival and the neural voices")
+    ap.add_argument("--short", type=int, default=0,
+                    help="training utterances of one to four everyday words (textgen.SHORT_PHRASES and single "
+                         "words) in every training voice family present, as --digits")
+    ap.add_argument("--eval-short", type=int, default=0,
+                    help="held-out short utterances (the held-out quarter of the phrases) in the held-out voices, "
+                         "written to OUT/short-eval.tsv (evaluate --manifest), not to the manifest")
     ap.add_argument("--extend", action="store_true",
                     help="keep OUT/manifest.tsv and synthesize only the neural clips it lacks")
     ap.add_argument("--round", type=int, default=0,
@@ -548,6 +554,32 @@ def main() -> None:
             n = 1 if drng.random() < 0.7 else drng.randint(2, 4)
             text = " ".join(textgen.ONES[drng.randrange(10)] for _ in range(n))
             neural_jobs.append((f"digits-{k:05d}", e, v, text, "train", str(out), seed_base + k))
+    if args.short or args.eval_short:
+        # Short utterances (since session 55): nearly every training clip under 1.2 s was an fsdd digit, and the
+        # model read short words alone as digits. Training clips in every family as --digits (own seeds
+        # 950_000 + k, own voice stream), held-out ones in the held-out voices on the held-out phrases (980_000 + j).
+        if args.short > 30_000 or args.eval_short > 20_000:
+            sys.exit("make_data.py: --short: at most 30000 clips; --eval-short: at most 20000")
+        pools = {}
+        for e, v in train_voices + piper_voices() + hibari_voices() + kokoro_voices() + pico_voices():
+            pools.setdefault(e, []).append((e, v))
+        if "kokoro" in pools and args.short:
+            kokoro_model()
+        # Kokoro's clips cost ~1.5 CPU-s each even when short, espeak-ng's a few hundredths.
+        weight = {"espeak": 0.4, "kokoro": 0.1, "flite": 0.1, "festival": 0.1, "piper": 0.1, "hibari": 0.1,
+                  "pico": 0.1}
+        fams = sorted(pools)
+        srng = random.Random(args.seed + 7000)
+        seed_base = args.seed * 1_000_003 + 950_000
+        for k, text in enumerate(textgen.short_utterances(args.seed + 7000, args.short)):
+            e = srng.choices(fams, weights=[weight.get(f, 0.1) for f in fams])[0]
+            _, v = srng.choice(pools[e])
+            neural_jobs.append((f"short-{k:05d}", e, v, text, "train", str(out), seed_base + k))
+        for j, text in enumerate(textgen.short_utterances(args.seed + 8000, args.eval_short, held_out=True)):
+            engines = sorted({x for x, _ in eval_voices})
+            e = srng.choices(engines, weights=[ENGINE_WEIGHT[x] for x in engines])[0]
+            _, v = srng.choice([x for x in eval_voices if x[0] == e])
+            neural_jobs.append((f"short-eval-{j:05d}", e, v, text, "eval", str(out), seed_base + 30_000 + j))
     if args.round:
         # A fresh round (since v46): the same training voices and engine weights reading sentences of their own
         # stream (seed + 20000 + R; the held-out sentences stay excluded), so that a model that has heard the
@@ -597,6 +629,17 @@ def main() -> None:
             print(f"--extend: added {len(added)} real-speech rows the manifest lacked", file=sys.stderr)
         real_rows = kept + added
     rows += real_rows
+    short_eval = sorted((r for r in rows if Path(r["path"]).name.startswith("short-eval-")), key=lambda r: r["path"])
+    if short_eval:
+        # The held-out short clips get a manifest of their own, so the held-out TTS split stays as it was.
+        rows = [r for r in rows if not Path(r["path"]).name.startswith("short-eval-")]
+        tmp = out / "short-eval.tsv.tmp"
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=COLUMNS, delimiter="\t")
+            w.writeheader()
+            w.writerows(short_eval)
+        tmp.replace(out / "short-eval.tsv")
+        print(f"wrote {len(short_eval)} held-out short clips to {out / 'short-eval.tsv'}", file=sys.stderr)
     rows.sort(key=lambda r: r["path"])
     tmp = out / "manifest.tsv.tmp"  # replaced in one step: a reader never sees half a manifest
     with open(tmp, "w", newline="") as f:

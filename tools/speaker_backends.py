@@ -41,7 +41,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from transformers import Wav2Vec2ConformerForXVector
 
-    clips = [c for c in stage1.load_clips(args.data) if c.kind == "speech" and "/tts/digits-" not in c.path]
+    clips = tx.head_clips(args.data)
     clips += tx.librispeech_speaker_clips({c.path for c in clips})
     train = [c for c in clips if c.split == "train" and c.speaker]
     held = [c for c in clips if c.split == "eval"][:300]

@@ -78,6 +78,14 @@ def validation_speakers(clips) -> set[str]:
     return set(libri[::VAL_LIBRI_EVERY]) | espeak
 
 
+def head_clips(data: Path) -> list:
+    """The manifest's speech clips the speaker head uses. The isolated-digit clips (make_data.py --digits, since
+    v21d) and short utterances (--short, since session 55) are left out: about a second long, a 3 s crop of one
+    would be mostly zero padding, and they would change which clips the validation voices are scored on."""
+    return [c for c in stage1.load_clips(data)
+            if c.kind == "speech" and "/tts/digits-" not in c.path and "/tts/short-" not in c.path]
+
+
 def crop(x: np.ndarray, rng: random.Random, seconds: float) -> np.ndarray:
     n = int(seconds * RATE)
     if len(x) <= n:
@@ -228,10 +236,7 @@ def main() -> None:
     joint = stage1.Joint(base_cfg)
     stage1.load_resized(joint, state["model"])  # drops training-only weights (distillation map)
 
-    # The isolated-digit clips (make_data.py --digits, since v21d) are left out: under a second,
-    # a 3 s crop of one would be mostly zero padding, and they would change which clips the
-    # validation voices are scored on.
-    clips = [c for c in stage1.load_clips(args.data) if c.kind == "speech" and "/tts/digits-" not in c.path]
+    clips = head_clips(args.data)
     clips += librispeech_speaker_clips({c.path for c in clips})
     for extra in args.extra_data:
         more = [c for c in stage1.load_clips(extra) if c.kind == "speech" and c.split == "train"]
