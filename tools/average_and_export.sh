@@ -64,6 +64,11 @@ for b in evaluate stream_bench; do
 done
 ./target/release/examples/evaluate --model "$out" --manifest "$data/manifest.tsv" \
   --eval-dir ../shared/eval/real --per-clip "$out.clips.tsv" > "$logs/evaluate.txt" 2>&1
+# The held-out short utterances (make_data.py --eval-short, since session 55), when the data has them.
+if [ -f "$data/short-eval.tsv" ]; then
+  ./target/release/examples/evaluate --model "$out" --manifest "$data/short-eval.tsv" \
+    --per-clip "$out.short-clips.tsv" > "$logs/evaluate-short.txt" 2>&1
+fi
 source tools/shipped_clips.sh
 python3 tools/compare_clips.py "$(shipped_clips)" "$out.clips.tsv" --part fsdd > "$logs/compare.txt" 2>&1 || true
 tail -n 1 "$logs/compare.txt"
