@@ -565,7 +565,7 @@ def main() -> None:
             pools.setdefault(e, []).append((e, v))
         if "kokoro" in pools and args.short:
             kokoro_model()
-        # Kokoro's clips cost ~1.5 CPU-s each even when short, espeak-ng's a few hundredths.
+        # Kokoro's clips cost the most CPU time (~3.5 CPU-s a sentence, session 54), espeak-ng's very little.
         weight = {"espeak": 0.4, "kokoro": 0.1, "flite": 0.1, "festival": 0.1, "piper": 0.1, "hibari": 0.1,
                   "pico": 0.1}
         fams = sorted(pools)
