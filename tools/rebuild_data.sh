@@ -47,6 +47,9 @@ $py tools/make_data.py --out "$data" --round 1 --tts 14000 --eval-tts 300 --jobs
 $py tools/make_data.py --out "$data" --round 2 --tts 14000 --eval-tts 300 --jobs 2
 # Fresh round 3 (for v48 and v49, 2026-12-07): 14000 more on the stream after that (64 h of data in all).
 $py tools/make_data.py --out "$data" --round 3 --tts 14000 --eval-tts 300 --jobs 2
+# Short utterances (for v54, session 55): 6000 everyday phrases and single words in every voice family (not yet timed),
+# 200 held out in the held-out voices, in a manifest of their own (short-eval.tsv).
+$py tools/make_data.py --out "$data" --tts 7000 --eval-tts 300 --short 6000 --eval-short 200 --extend --jobs 2
 if [ -f "$data/teacher/index.tsv" ]; then
   $py tools/teacher_features.py --data "$data" --extend
 else
