@@ -575,10 +575,12 @@ def main() -> None:
             e = srng.choices(fams, weights=[weight.get(f, 0.1) for f in fams])[0]
             _, v = srng.choice(pools[e])
             neural_jobs.append((f"short-{k:05d}", e, v, text, "train", str(out), seed_base + k))
+        # The held-out voices come from a stream of their own, so the held-out clips are the same with any --short.
+        erng = random.Random(args.seed + 7000)
         for j, text in enumerate(textgen.short_utterances(args.seed + 8000, args.eval_short, held_out=True)):
             engines = sorted({x for x, _ in eval_voices})
-            e = srng.choices(engines, weights=[ENGINE_WEIGHT[x] for x in engines])[0]
-            _, v = srng.choice([x for x in eval_voices if x[0] == e])
+            e = erng.choices(engines, weights=[ENGINE_WEIGHT[x] for x in engines])[0]
+            _, v = erng.choice([x for x in eval_voices if x[0] == e])
             neural_jobs.append((f"short-eval-{j:05d}", e, v, text, "eval", str(out), seed_base + 30_000 + j))
     if args.round:
         # A fresh round (since v46): the same training voices and engine weights reading sentences of their own
