@@ -445,6 +445,14 @@ def corpus_texts() -> list[str]:
     return texts
 
 
+def pick_voice(rng: random.Random, pool: list[tuple[str, str]], weight: dict = ENGINE_WEIGHT) -> tuple[str, str]:
+    """Engine first (by `weight`, 0.1 for an engine it lacks, among engines present), then a voice of it: espeak
+    has hundreds of voice/variant pairs, flite and festival a handful."""
+    engines = sorted({e for e, _ in pool})
+    e = rng.choices(engines, weights=[weight.get(x, 0.1) for x in engines])[0]
+    return rng.choice([v for v in pool if v[0] == e])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path.home() / ".cache" / "hark-data")
@@ -491,11 +499,7 @@ def main() -> None:
     rng = random.Random(args.seed)
 
     def pick(pool: list[tuple[str, str]]) -> tuple[str, str]:
-        """Engine first (by ENGINE_WEIGHT, among engines present), then a voice of it: espeak
-        has hundreds of voice/variant pairs, flite and festival a handful."""
-        engines = sorted({e for e, _ in pool})
-        e = rng.choices(engines, weights=[ENGINE_WEIGHT[x] for x in engines])[0]
-        return rng.choice([v for v in pool if v[0] == e])
+        return pick_voice(rng, pool)
 
     jobs = []
     for i, s in enumerate(train_sents):
@@ -539,18 +543,14 @@ def main() -> None:
         # and voice stream, so adding them changes no other clip.
         if args.digits > 50_000:
             sys.exit(f"make_data.py: --digits {args.digits}: at most 50000 clips")
-        pools = {}
-        for e, v in train_voices + piper_voices() + hibari_voices() + kokoro_voices():
-            pools.setdefault(e, []).append((e, v))
-        if "kokoro" in pools:
+        pool = train_voices + piper_voices() + hibari_voices() + kokoro_voices()
+        if any(e == "kokoro" for e, _ in pool):
             kokoro_model()
         weight = {"espeak": 0.35, "kokoro": 0.25, "flite": 0.1, "festival": 0.1, "piper": 0.1, "hibari": 0.1}
-        fams = sorted(pools)
         drng = random.Random(args.seed + 5000)
         seed_base = args.seed * 1_000_003 + 850_000
         for k in range(args.digits):
-            e = drng.choices(fams, weights=[weight.get(f, 0.1) for f in fams])[0]
-            _, v = drng.choice(pools[e])
+            e, v = pick_voice(drng, pool, weight)
             n = 1 if drng.random() < 0.7 else drng.randint(2, 4)
             text = " ".join(textgen.ONES[drng.randrange(10)] for _ in range(n))
             neural_jobs.append((f"digits-{k:05d}", e, v, text, "train", str(out), seed_base + k))
@@ -560,27 +560,21 @@ def main() -> None:
         # 950_000 + k, own voice stream), held-out ones in the held-out voices on the held-out phrases (980_000 + j).
         if args.short > 30_000 or args.eval_short > 20_000:
             sys.exit("make_data.py: --short: at most 30000 clips; --eval-short: at most 20000")
-        pools = {}
-        for e, v in train_voices + piper_voices() + hibari_voices() + kokoro_voices() + pico_voices():
-            pools.setdefault(e, []).append((e, v))
-        if "kokoro" in pools and args.short:
+        pool = train_voices + piper_voices() + hibari_voices() + kokoro_voices() + pico_voices()
+        if args.short and any(e == "kokoro" for e, _ in pool):
             kokoro_model()
         # Kokoro's clips cost the most CPU time (~3.5 CPU-s a sentence, session 54), espeak-ng's very little.
         weight = {"espeak": 0.4, "kokoro": 0.1, "flite": 0.1, "festival": 0.1, "piper": 0.1, "hibari": 0.1,
                   "pico": 0.1}
-        fams = sorted(pools)
         srng = random.Random(args.seed + 7000)
         seed_base = args.seed * 1_000_003 + 950_000
         for k, text in enumerate(textgen.short_utterances(args.seed + 7000, args.short)):
-            e = srng.choices(fams, weights=[weight.get(f, 0.1) for f in fams])[0]
-            _, v = srng.choice(pools[e])
+            e, v = pick_voice(srng, pool, weight)
             neural_jobs.append((f"short-{k:05d}", e, v, text, "train", str(out), seed_base + k))
         # The held-out voices come from a stream of their own, so the held-out clips are the same with any --short.
         erng = random.Random(args.seed + 7000)
         for j, text in enumerate(textgen.short_utterances(args.seed + 8000, args.eval_short, held_out=True)):
-            engines = sorted({x for x, _ in eval_voices})
-            e = erng.choices(engines, weights=[ENGINE_WEIGHT[x] for x in engines])[0]
-            _, v = erng.choice([x for x in eval_voices if x[0] == e])
+            e, v = pick_voice(erng, eval_voices)
             neural_jobs.append((f"short-eval-{j:05d}", e, v, text, "eval", str(out), seed_base + 30_000 + j))
     if args.round:
         # A fresh round (since v46): the same training voices and engine weights reading sentences of their own
